@@ -1,0 +1,1 @@
+"""Alarm core: types, state machine and timeline. Pure, no I/O."""

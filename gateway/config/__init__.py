@@ -1,0 +1,1 @@
+"""Configuration: TOML settings and YAML dialplans, validated with line-precise errors."""
