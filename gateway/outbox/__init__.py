@@ -1,0 +1,1 @@
+"""Durable outbox: events written with the alarm change, delivered at least once."""
