@@ -1,0 +1,120 @@
+"""Acoustic cues that need no model: shouting or screaming, and sudden impacts.
+
+Pure and streaming: feed consecutive 16 kHz chunks with their offset and the VAD
+decision; get ``Cue`` values back. Thresholds live in ``CueConfig`` and their
+defaults are explained in docs/speech.md.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from gateway.speech.audio import MODEL_RATE, Samples, dbfs, estimate_pitch
+from gateway.speech.events import Cue, CueKind
+
+
+@dataclass(frozen=True, slots=True)
+class CueConfig:
+    """Tuning of the acoustic cues."""
+
+    shout_min_dbfs: float = -14.0
+    """RMS level of a voiced chunk to count as shouting (speech sits near -26 dBFS)."""
+    shout_min_pitch_hz: float = 260.0
+    """Raised fundamental: shouting and screaming push the voice well above speech."""
+    shout_min_voicing: float = 0.5
+    shout_min_s: float = 0.3
+    """Loud high voice must last this long within one stretch of speech."""
+    impact_min_peak_dbfs: float = -10.0
+    impact_rise_db: float = 25.0
+    """Jump of a 4 ms block over the median level of the previous second."""
+    impact_decay_db: float = 10.0
+    impact_decay_s: float = 0.06
+    """An impact dies away this much within this time; tones and speech do not."""
+    refractory_s: float = 2.0
+    """Same cue kind is not repeated within this time."""
+
+
+_BLOCK = 64  # 4 ms at 16 kHz
+
+
+def _block_levels(samples: Samples) -> tuple[list[float], list[float]]:
+    usable = samples.size - samples.size % _BLOCK
+    blocks = samples[:usable].reshape(-1, _BLOCK).astype(np.float64)
+    power = np.mean(np.square(blocks), axis=1)
+    energy_db = (10.0 * np.log10(power + 1e-12) + 3.0103).tolist()
+    peak_db = (20.0 * np.log10(np.max(np.abs(blocks), axis=1) + 1e-9)).tolist()
+    return energy_db, peak_db
+
+
+class AcousticCueDetector:
+    """Streaming detector of shouting and impacts on 16 kHz chunks."""
+
+    def __init__(self, config: CueConfig | None = None) -> None:
+        self.config = config or CueConfig()
+        self._history = int(MODEL_RATE / _BLOCK)  # one second of blocks
+        self._background: deque[float] = deque(maxlen=self._history)
+        self._shout_s = 0.0
+        self._last_emitted: dict[CueKind, float] = {}
+        self._pending_impact: tuple[float, float, float] | None = None  # offset, level, peak
+
+    def process(self, samples: Samples, offset: float, speech: bool) -> list[Cue]:
+        """Analyse one chunk starting at ``offset`` seconds; ``speech`` is the VAD decision."""
+        cues = self._impacts(samples, offset)
+        shout = self._shouting(samples, offset, speech)
+        if shout is not None:
+            cues.append(shout)
+        return cues
+
+    def _allowed(self, kind: CueKind, offset: float) -> bool:
+        last = self._last_emitted.get(kind)
+        return last is None or offset - last >= self.config.refractory_s
+
+    def _emit(self, kind: CueKind, offset: float, text: str, confidence: float) -> Cue | None:
+        if not self._allowed(kind, offset):
+            return None
+        self._last_emitted[kind] = offset
+        return Cue(kind, round(offset, 3), text=text, confidence=round(confidence, 2))
+
+    def _shouting(self, samples: Samples, offset: float, speech: bool) -> Cue | None:
+        cfg = self.config
+        if not speech:
+            self._shout_s = 0.0
+            return None
+        level = dbfs(samples)
+        if level < cfg.shout_min_dbfs:
+            return None
+        pitch, voicing = estimate_pitch(samples, MODEL_RATE)
+        if pitch < cfg.shout_min_pitch_hz or voicing < cfg.shout_min_voicing:
+            return None
+        self._shout_s += samples.size / MODEL_RATE
+        if self._shout_s < cfg.shout_min_s:
+            return None
+        self._shout_s = 0.0
+        end = offset + samples.size / MODEL_RATE
+        return self._emit(CueKind.SHOUTING, end, f"{level:.0f} dBFS, {pitch:.0f} Hz", voicing)
+
+    def _impacts(self, samples: Samples, offset: float) -> list[Cue]:
+        cfg = self.config
+        cues: list[Cue] = []
+        energies, peaks = _block_levels(samples)
+        for index, (energy, peak) in enumerate(zip(energies, peaks, strict=True)):
+            at = offset + index * _BLOCK / MODEL_RATE
+            pending = self._pending_impact
+            if pending is not None:
+                start, level, top = pending
+                if energy <= level - cfg.impact_decay_db:
+                    self._pending_impact = None
+                    cue = self._emit(CueKind.IMPACT, start, f"peak {top:.0f} dBFS", 1.0)
+                    if cue is not None:
+                        cues.append(cue)
+                elif at - start > cfg.impact_decay_s:
+                    self._pending_impact = None
+            elif len(self._background) >= self._history // 4:
+                floor = float(np.median(self._background))
+                if peak >= cfg.impact_min_peak_dbfs and energy - floor >= cfg.impact_rise_db:
+                    self._pending_impact = (at, energy, peak)
+            self._background.append(energy)
+        return cues
