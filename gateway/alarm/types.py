@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class AlarmType(str, Enum):
+class AlarmType(StrEnum):
     """What fired on the phone. Values are the wire names of the HTTP API."""
 
     SOS = "sos"
@@ -35,7 +35,7 @@ SEVERITY: dict[AlarmType, int] = {
 }
 
 
-class AlarmState(str, Enum):
+class AlarmState(StrEnum):
     """Life of an alarm, from reception to closure. See ``gateway.alarm.machine``."""
 
     RECEIVED = "received"  # accepted and stored, nobody handles it yet
@@ -45,7 +45,7 @@ class AlarmState(str, Enum):
     CLOSED = "closed"  # terminal, with an outcome
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """Why an alarm was closed: the explicit result of doubt removal."""
 
     FALSE_ALARM = "false_alarm"

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class EventKind(str, Enum):
+class EventKind(StrEnum):
     """What happened. Payload keys each kind carries are listed beside it."""
 
     ALARM_RAISED = "alarm.raised"  # alarm_type, account, lat?, lon?, accuracy_m?, battery_pct?

@@ -1,0 +1,1 @@
+"""HTTP API (aiohttp): phones raise alarms, consoles read them and follow live events."""

@@ -1,0 +1,19 @@
+"""Typed application state (aiohttp AppKeys) shared by the route modules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from aiohttp import web
+
+from gateway.bus import EventBus
+from gateway.config.schema import Settings
+from gateway.metrics import Metrics
+from gateway.store.store import Store
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", Store)
+BUS = web.AppKey("bus", EventBus)
+METRICS = web.AppKey("metrics", Metrics)
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")

@@ -1,0 +1,80 @@
+"""Composition root: ``make_app(settings)`` wires every subsystem into one aiohttp app.
+
+Each subsystem is a ``cleanup_ctx`` (set up before ``yield``, torn down after,
+in reverse order), so a failing start never leaves half-started parts behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from gateway.api import routes_alarms, routes_events, routes_sessions, routes_system
+from gateway.api.errors import ApiError, NotFoundError
+from gateway.api.keys import BUS, CLOCK, METRICS, SETTINGS, STORE
+from gateway.bus import EventBus
+from gateway.config.schema import Settings
+from gateway.metrics import Metrics
+from gateway.store.store import Store
+
+log = logging.getLogger("gateway.api")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes a JSON answer; an unexpected one is logged, never fatal."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+    except web.HTTPException as exc:
+        if exc.status == 404:
+            return NotFoundError(f"no route {request.method} {request.path}").response()
+        if exc.status < 400:
+            raise
+        error = ApiError(exc.reason)
+        error.status = exc.status
+        error.code = "refused"
+        return error.response()
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+        error = ApiError("internal error; the request was not completed")
+        error.status = 500
+        error.code = "refused"
+        return error.response()
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if not settings.database.url:
+        settings.gateway.data_dir.mkdir(parents=True, exist_ok=True)
+    store = await Store.open(
+        settings.database_url(),
+        reference_base=settings.gateway.public_url,
+        sqlite_synchronous=settings.database.sqlite_synchronous,
+    )
+    app[STORE] = store
+    yield
+    await store.close()
+
+
+def make_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware], client_max_size=settings.http.max_body_bytes
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[BUS] = EventBus()
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.append(_store_ctx)
+    for module in (routes_alarms, routes_sessions, routes_events, routes_system):
+        app.add_routes(module.routes)
+    return app

@@ -1,0 +1,48 @@
+"""In-process fan-out of live events to consoles (WebSocket clients).
+
+A slow subscriber never slows the gateway: its queue is bounded, and once it
+overflows the subscriber is told it missed events and must reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+Message = Mapping[str, Any]
+OVERFLOW: Message = {"type": "overflow", "message": "events were dropped; reload the alarm list"}
+
+
+class Subscription:
+    def __init__(self, bus: EventBus, size: int) -> None:
+        self._bus = bus
+        self.queue: asyncio.Queue[Message] = asyncio.Queue(size)
+        self.overflowed = False
+
+    def close(self) -> None:
+        self._bus._subscribers.discard(self)
+
+
+class EventBus:
+    def __init__(self, queue_size: int = 1000) -> None:
+        self._subscribers: set[Subscription] = set()
+        self._size = queue_size
+
+    def subscribe(self) -> Subscription:
+        sub = Subscription(self, self._size)
+        self._subscribers.add(sub)
+        return sub
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def publish(self, message: Message) -> None:
+        for sub in tuple(self._subscribers):
+            if sub.overflowed:
+                continue
+            try:
+                sub.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                sub.overflowed = True

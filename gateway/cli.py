@@ -1,0 +1,174 @@
+"""``alarm-gateway`` command line: run the gateway and administer it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from gateway import __version__
+from gateway.app import make_app, utc_now
+from gateway.auth import hash_password, token_hash
+from gateway.config.errors import ConfigError
+from gateway.config.load import load_settings
+from gateway.config.schema import Settings
+from gateway.ids import new_secret
+from gateway.log import setup_logging
+from gateway.store.errors import Conflict
+from gateway.store.records import Role
+from gateway.store.store import Store
+
+log = logging.getLogger("gateway")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alarm-gateway", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"alarm-gateway {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", type=Path, help="TOML file (default: embedded defaults)")
+        return p
+
+    with_config(sub.add_parser("run", help="run the gateway"))
+    check = sub.add_parser("check-config", help="validate a configuration file and exit")
+    check.add_argument("file", type=Path)
+
+    device = sub.add_parser("device", help="manage phones").add_subparsers(
+        dest="action", required=True
+    )
+    add_device = with_config(
+        device.add_parser("add", help="register a phone; prints its token once")
+    )
+    add_device.add_argument("id", help="device identifier, e.g. the agent's badge number")
+    add_device.add_argument(
+        "--sip-uri", help="the phone's SIP identity, e.g. sip:agent42@example.org"
+    )
+    add_device.add_argument("--label", help="free text, e.g. the agent's name")
+
+    user = sub.add_parser("user", help="manage staff accounts").add_subparsers(
+        dest="action", required=True
+    )
+    add_user = with_config(user.add_parser("add", help="create an operator, supervisor or admin"))
+    add_user.add_argument("name")
+    add_user.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add_user.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of prompting",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check-config":
+        return _check_config(args.file)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"configuration refused:\n{exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log.level, settings.log.format)
+    if args.command == "run":
+        _run(settings)
+        return 0
+    if args.command == "device":
+        return asyncio.run(_add_device(settings, args.id, args.sip_uri, args.label))
+    password = _read_password(args.password_stdin)
+    if password is None:
+        return 2
+    return asyncio.run(_add_user(settings, args.name, Role(args.role), password))
+
+
+def _check_config(path: Path) -> int:
+    try:
+        load_settings(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"{path}: OK")
+    return 0
+
+
+def _run(settings: Settings) -> None:
+    app = make_app(settings)
+    url = f"http://{settings.http.host}:{settings.http.port}"
+
+    def started(_message: str) -> None:
+        log.info("alarm-gateway listening", extra={"url": url, "version": __version__})
+
+    web.run_app(
+        app,
+        host=settings.http.host,
+        port=settings.http.port,
+        print=started,
+        access_log=None,
+        handle_signals=True,
+    )
+
+
+async def _open_store(settings: Settings) -> Store:
+    if not settings.database.url:
+        settings.gateway.data_dir.mkdir(parents=True, exist_ok=True)
+    return await Store.open(
+        settings.database_url(),
+        reference_base=settings.gateway.public_url,
+        sqlite_synchronous=settings.database.sqlite_synchronous,
+    )
+
+
+async def _add_device(
+    settings: Settings, device_id: str, sip_uri: str | None, label: str | None
+) -> int:
+    store = await _open_store(settings)
+    token = new_secret()
+    try:
+        await store.add_device(
+            device_id, token_hash(token), utc_now(), sip_uri=sip_uri, label=label
+        )
+    except Conflict as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    print(token)
+    print(f"device {device_id!r} registered; the token above is shown only once", file=sys.stderr)
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str | None:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("passwords differ", file=sys.stderr)
+            return None
+    if len(password) < 8:
+        print("password must have at least 8 characters", file=sys.stderr)
+        return None
+    return password
+
+
+async def _add_user(settings: Settings, name: str, role: Role, password: str) -> int:
+    store = await _open_store(settings)
+    try:
+        await store.add_user(name, role, hash_password(password), utc_now())
+    except Conflict as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    print(f"{role.value} {name!r} created", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

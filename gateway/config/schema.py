@@ -1,0 +1,65 @@
+"""The gateway's settings, with their defaults. ``gateway/config/default.toml`` documents them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Section(BaseModel):
+    """Every section refuses unknown keys: a typo must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GatewaySection(Section):
+    data_dir: Path = Path("data")
+    public_url: str = "http://127.0.0.1:8080"
+    """Base URL operators and the monitoring centre use to reach this gateway."""
+
+
+class HttpSection(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    max_body_bytes: int = Field(16384, ge=1024, le=10_000_000)
+    """Alarm requests are small; a larger body is refused with 413."""
+
+
+class DatabaseSection(Section):
+    url: str = ""
+    """SQLAlchemy URL; empty means SQLite at ``<data_dir>/gateway.sqlite3``."""
+    sqlite_synchronous: Literal["full", "normal"] = "full"
+    """``full`` survives power loss; ``normal`` survives a process crash only."""
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("expected a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return value
+
+
+class VoiceSection(Section):
+    sip_uri: str = "sip:alarm@127.0.0.1:5070"
+    """Where phones send their alarm call; returned to the phone with each alarm."""
+    alarm_id_header: str = "X-Alarm-Id"
+
+
+class LogSection(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "text"] = "json"
+
+
+class Settings(Section):
+    gateway: GatewaySection = GatewaySection()
+    http: HttpSection = HttpSection()
+    database: DatabaseSection = DatabaseSection()
+    voice: VoiceSection = VoiceSection()
+    log: LogSection = LogSection()
+
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{self.gateway.data_dir / 'gateway.sqlite3'}"

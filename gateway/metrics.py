@@ -1,0 +1,38 @@
+"""Prometheus metrics for what the people running the service watch."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    """One registry per application, so tests and several apps never collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.alarms_received = Counter(
+            "gateway_alarms_received_total",
+            "Alarms accepted and stored.",
+            ["type", "channel"],
+            registry=self.registry,
+        )
+        self.alarm_requests_rejected = Counter(
+            "gateway_alarm_requests_rejected_total",
+            "Alarm API requests refused, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.alarm_accept_seconds = Histogram(
+            "gateway_alarm_accept_seconds",
+            "Time to validate and durably store a new alarm.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=self.registry,
+        )
+        self.open_alarms = Gauge(
+            "gateway_open_alarms", "Alarms not yet closed.", registry=self.registry
+        )
+        self.event_stream_clients = Gauge(
+            "gateway_event_stream_clients",
+            "Connected live event stream clients.",
+            registry=self.registry,
+        )

@@ -1,0 +1,66 @@
+"""What the store hands back: immutable snapshots, never live rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from gateway.alarm.events import Position
+from gateway.alarm.machine import TimelineEntry
+from gateway.alarm.types import AlarmState, AlarmType, Outcome
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    id: str
+    sip_uri: str | None
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    role: Role
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlarm:
+    """An alarm as a phone reported it, before it is stored."""
+
+    device_id: str
+    alarm_type: AlarmType
+    occurred_at: datetime
+    position: Position | None
+    battery_pct: int | None
+    channel: str
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRecord:
+    id: str
+    device_id: str
+    alarm_type: AlarmType
+    state: AlarmState
+    outcome: Outcome | None
+    handler: str | None
+    channel: str
+    occurred_at: datetime
+    received_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    position: Position | None
+    battery_pct: int | None
+    timeline: tuple[TimelineEntry, ...] = ()

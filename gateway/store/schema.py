@@ -1,0 +1,145 @@
+"""Tables, in SQLAlchemy Core so SQLite and PostgreSQL share one definition.
+
+Migrations in ``migrations/versions`` must produce exactly this schema; a test
+compares them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("sip_uri", String(255), nullable=True, unique=True),
+    Column("label", String(255), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime(), nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("device_id", String(64), ForeignKey("devices.id"), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("outcome", String(32), nullable=True),
+    Column("handler", String(64), nullable=True),
+    Column("channel", String(16), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("closed_at", UTCDateTime(), nullable=True),
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
+    Column("accuracy_m", Float, nullable=True),
+    Column("battery_pct", Integer, nullable=True),
+    Column("idempotency_key", String(128), nullable=True),
+    Column("request_hash", String(64), nullable=True),
+    UniqueConstraint("device_id", "idempotency_key", name="uq_alarms_device_idempotency"),
+    Index("ix_alarms_state", "state"),
+    Index("ix_alarms_received_at", "received_at"),
+)
+
+timeline = Table(
+    "timeline",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("alarm_id", String(32), ForeignKey("alarms.id"), nullable=False, index=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("data", JSON, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("alarm_id", String(32), ForeignKey("alarms.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("reference_url", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("alarm_id", "seq", name="uq_outbox_alarm_seq"),
+)

@@ -1,0 +1,406 @@
+"""The async store: every alarm change, its timeline entry and its outbox event in one transaction.
+
+The pure alarm machine decides; this module only loads state, asks the machine,
+and persists what it returned. SQLite (default) and PostgreSQL share the code;
+SQLite has one writer at a time, so writes are serialised in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, event, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from gateway.alarm.events import AlarmEvent, Position, Raised
+from gateway.alarm.machine import AlarmMachine, TimelineEntry, Transition
+from gateway.alarm.types import AlarmState, AlarmType, Outcome
+from gateway.ids import new_alarm_id
+from gateway.outbox.events import EventKind, OutboxEvent
+from gateway.store import migrate
+from gateway.store.errors import Conflict, NotFound
+from gateway.store.records import AlarmRecord, Device, NewAlarm, Role, User
+from gateway.store.schema import alarms, devices, outbox, sessions, timeline, users
+
+
+class Store:
+    """Async access to the gateway's database. Create with :meth:`open`."""
+
+    def __init__(self, engine: AsyncEngine, reference_base: str) -> None:
+        self._engine = engine
+        self._reference_base = reference_base.rstrip("/")
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls, url: str, *, reference_base: str, sqlite_synchronous: str = "full"
+    ) -> Store:
+        """Connect and migrate to the current schema."""
+        engine = create_async_engine(url)
+        if engine.dialect.name == "sqlite":
+            _tune_sqlite(engine, sqlite_synchronous)
+        async with engine.begin() as conn:
+            await conn.run_sync(migrate.upgrade)
+        return cls(engine, reference_base)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        lock = self._write_lock if self._sqlite else contextlib.nullcontext()
+        async with lock, self._engine.begin() as conn:
+            yield conn
+
+    # --- devices and users ---------------------------------------------------------
+
+    async def add_device(
+        self,
+        device_id: str,
+        token_hash: str,
+        now: datetime,
+        *,
+        sip_uri: str | None = None,
+        label: str | None = None,
+    ) -> None:
+        try:
+            async with self._write() as conn:
+                await conn.execute(
+                    insert(devices).values(
+                        id=device_id,
+                        token_hash=token_hash,
+                        sip_uri=sip_uri,
+                        label=label,
+                        created_at=now,
+                    )
+                )
+        except IntegrityError:
+            raise Conflict(f"device {device_id!r} or its SIP URI is already registered") from None
+
+    async def device_by_token_hash(self, token_hash: str) -> Device | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(select(devices).where(devices.c.token_hash == token_hash))
+            ).first()
+        return None if row is None else _device(row)
+
+    async def device_by_sip_uri(self, sip_uri: str) -> Device | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(devices).where(devices.c.sip_uri == sip_uri))).first()
+        return None if row is None else _device(row)
+
+    async def add_user(self, name: str, role: Role, password_hash: str, now: datetime) -> None:
+        try:
+            async with self._write() as conn:
+                await conn.execute(
+                    insert(users).values(
+                        name=name, role=role.value, password_hash=password_hash, created_at=now
+                    )
+                )
+        except IntegrityError:
+            raise Conflict(f"user {name!r} already exists") from None
+
+    async def user_by_name(self, name: str) -> User | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(users).where(users.c.name == name, users.c.disabled_at.is_(None))
+                )
+            ).first()
+        return None if row is None else _user(row)
+
+    async def add_session(
+        self, token_hash: str, user_id: int, now: datetime, expires_at: datetime
+    ) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                insert(sessions).values(
+                    token_hash=token_hash, user_id=user_id, created_at=now, expires_at=expires_at
+                )
+            )
+
+    async def session_user(self, token_hash: str, now: datetime) -> User | None:
+        query = (
+            select(users)
+            .join(sessions, sessions.c.user_id == users.c.id)
+            .where(
+                sessions.c.token_hash == token_hash,
+                sessions.c.expires_at > now,
+                users.c.disabled_at.is_(None),
+            )
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _user(row)
+
+    async def delete_session(self, token_hash: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
+
+    # --- alarms --------------------------------------------------------------------
+
+    async def raise_alarm(self, new: NewAlarm, now: datetime) -> tuple[AlarmRecord, bool]:
+        """Store a new alarm; with a known idempotency key, return the first one instead.
+
+        Returns (alarm, created). Raises Conflict if the key was used for another request.
+        """
+        if new.idempotency_key is not None:
+            existing = await self._by_idempotency_key(new)
+            if existing is not None:
+                return existing, False
+        alarm_id = new_alarm_id(int(now.timestamp() * 1000))
+        machine = AlarmMachine()
+        transition = machine.handle(
+            Raised(new.alarm_type, new.position, new.battery_pct, new.channel),
+            now,
+            f"device:{new.device_id}",
+        )
+        position = new.position
+        try:
+            async with self._write() as conn:
+                await conn.execute(
+                    insert(alarms).values(
+                        id=alarm_id,
+                        device_id=new.device_id,
+                        type=new.alarm_type.value,
+                        state=machine.state.value,
+                        channel=new.channel,
+                        occurred_at=new.occurred_at,
+                        received_at=now,
+                        updated_at=now,
+                        lat=position.lat if position else None,
+                        lon=position.lon if position else None,
+                        accuracy_m=position.accuracy_m if position else None,
+                        battery_pct=new.battery_pct,
+                        idempotency_key=new.idempotency_key,
+                        request_hash=new.request_hash,
+                    )
+                )
+                record = await self._persist(
+                    conn, alarm_id, transition, occurred_at=new.occurred_at
+                )
+        except IntegrityError:
+            # a concurrent retry with the same key won the race: answer with its alarm
+            existing = await self._by_idempotency_key(new)
+            if existing is None:
+                raise
+            return existing, False
+        return record, True
+
+    async def _by_idempotency_key(self, new: NewAlarm) -> AlarmRecord | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(alarms).where(
+                        alarms.c.device_id == new.device_id,
+                        alarms.c.idempotency_key == new.idempotency_key,
+                    )
+                )
+            ).first()
+            if row is None:
+                return None
+            if row.request_hash != new.request_hash:
+                raise Conflict("Idempotency-Key was already used for a different alarm request")
+            return await self._load(conn, row.id)
+
+    async def apply(
+        self, alarm_id: str, alarm_event: AlarmEvent, actor: str, now: datetime
+    ) -> AlarmRecord:
+        """Run ``alarm_event`` through the alarm's machine and persist the result.
+
+        Raises NotFound, or AlarmProtocolError (nothing written) if the machine refuses.
+        """
+        async with self._write() as conn:
+            row = (
+                await conn.execute(select(alarms).where(alarms.c.id == alarm_id).with_for_update())
+            ).first()
+            if row is None:
+                raise NotFound(f"no alarm {alarm_id!r}")
+            machine = AlarmMachine(
+                state=AlarmState(row.state),
+                handler=row.handler,
+                outcome=Outcome(row.outcome) if row.outcome else None,
+                raised=True,
+            )
+            transition = machine.handle(alarm_event, now, actor)
+            changes: dict[str, Any] = {
+                "state": machine.state.value,
+                "handler": machine.handler,
+                "updated_at": now,
+                "outcome": machine.outcome.value if machine.outcome else None,
+            }
+            if machine.state is AlarmState.CLOSED and row.closed_at is None:
+                changes["closed_at"] = now
+            position = transition.entry.data.get("position")
+            if isinstance(position, dict):
+                changes.update(
+                    lat=position["lat"], lon=position["lon"], accuracy_m=position.get("accuracy_m")
+                )
+            await conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(**changes))
+            return await self._persist(conn, alarm_id, transition, occurred_at=now)
+
+    async def _persist(
+        self, conn: AsyncConnection, alarm_id: str, transition: Transition, occurred_at: datetime
+    ) -> AlarmRecord:
+        entry = transition.entry
+        await conn.execute(
+            insert(timeline).values(
+                alarm_id=alarm_id,
+                at=entry.at,
+                actor=entry.actor,
+                kind=entry.kind,
+                state=entry.state.value,
+                data=dict(entry.data),
+            )
+        )
+        record = await self._load(conn, alarm_id)
+        assert record is not None, "alarm row written in this transaction"
+        if transition.outbox is not None:
+            seq = (
+                await conn.execute(
+                    select(func.coalesce(func.max(outbox.c.seq), 0)).where(
+                        outbox.c.alarm_id == alarm_id
+                    )
+                )
+            ).scalar_one() + 1
+            await conn.execute(
+                insert(outbox).values(
+                    alarm_id=alarm_id,
+                    seq=seq,
+                    kind=transition.outbox.value,
+                    occurred_at=occurred_at,
+                    payload=_payload(record, entry),
+                    created_at=entry.at,
+                    reference_url=f"{self._reference_base}/alarms/{alarm_id}",
+                )
+            )
+        return record
+
+    async def get_alarm(self, alarm_id: str) -> AlarmRecord | None:
+        async with self._engine.connect() as conn:
+            return await self._load(conn, alarm_id)
+
+    async def _load(self, conn: AsyncConnection, alarm_id: str) -> AlarmRecord | None:
+        row = (await conn.execute(select(alarms).where(alarms.c.id == alarm_id))).first()
+        if row is None:
+            return None
+        entries = (
+            await conn.execute(
+                select(timeline).where(timeline.c.alarm_id == alarm_id).order_by(timeline.c.id)
+            )
+        ).all()
+        return _alarm(row, tuple(_entry(e) for e in entries))
+
+    async def list_alarms(
+        self,
+        *,
+        states: Sequence[AlarmState] = (),
+        limit: int = 100,
+        received_before: datetime | None = None,
+    ) -> list[AlarmRecord]:
+        """Newest first, without timelines (fetch one alarm for its timeline)."""
+        query = select(alarms).order_by(alarms.c.received_at.desc(), alarms.c.id.desc())
+        if states:
+            query = query.where(alarms.c.state.in_([s.value for s in states]))
+        if received_before is not None:
+            query = query.where(alarms.c.received_at < received_before)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query.limit(limit))).all()
+        return [_alarm(row, ()) for row in rows]
+
+    async def count_open_alarms(self) -> int:
+        query = (
+            select(func.count())
+            .select_from(alarms)
+            .where(alarms.c.state != AlarmState.CLOSED.value)
+        )
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    # --- outbox --------------------------------------------------------------------
+
+    async def outbox_after(self, last_id: int, limit: int = 100) -> list[OutboxEvent]:
+        query = select(outbox).where(outbox.c.id > last_id).order_by(outbox.c.id).limit(limit)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            OutboxEvent(
+                id=row.id,
+                alarm_id=row.alarm_id,
+                seq=row.seq,
+                kind=EventKind(row.kind),
+                occurred_at=row.occurred_at,
+                payload=row.payload,
+                reference_url=row.reference_url,
+            )
+            for row in rows
+        ]
+
+
+def _tune_sqlite(engine: AsyncEngine, synchronous: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def _payload(record: AlarmRecord, entry: TimelineEntry) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "alarm_type": record.alarm_type.value,
+        "account": record.device_id,
+        "state": entry.state.value,
+        **{k: v for k, v in entry.data.items() if k != "position"},
+    }
+    if record.position is not None:
+        payload.update(lat=record.position.lat, lon=record.position.lon)
+        if record.position.accuracy_m is not None:
+            payload["accuracy_m"] = record.position.accuracy_m
+    if record.battery_pct is not None:
+        payload["battery_pct"] = record.battery_pct
+    return payload
+
+
+def _device(row: Row[Any]) -> Device:
+    return Device(row.id, row.sip_uri, row.label, row.created_at, row.revoked_at)
+
+
+def _user(row: Row[Any]) -> User:
+    return User(row.id, row.name, Role(row.role), row.password_hash)
+
+
+def _entry(row: Row[Any]) -> TimelineEntry:
+    return TimelineEntry(row.at, row.actor, row.kind, AlarmState(row.state), row.data)
+
+
+def _alarm(row: Row[Any], entries: tuple[TimelineEntry, ...]) -> AlarmRecord:
+    position = (
+        Position(row.lat, row.lon, row.accuracy_m)
+        if row.lat is not None and row.lon is not None
+        else None
+    )
+    return AlarmRecord(
+        id=row.id,
+        device_id=row.device_id,
+        alarm_type=AlarmType(row.type),
+        state=AlarmState(row.state),
+        outcome=Outcome(row.outcome) if row.outcome else None,
+        handler=row.handler,
+        channel=row.channel,
+        occurred_at=row.occurred_at,
+        received_at=row.received_at,
+        updated_at=row.updated_at,
+        closed_at=row.closed_at,
+        position=position,
+        battery_pct=row.battery_pct,
+        timeline=entries,
+    )
