@@ -1,0 +1,529 @@
+"""The pjsua2 SIP worker process: one endpoint, one SIP port, at most 4 calls.
+
+Run only as a fresh process, never forked from one that loaded pjsua2::
+
+    python -m gateway.sip.worker '<WorkerSettings JSON>'
+
+It speaks :mod:`gateway.sip.messages` frames on stdin (commands) and stdout
+(events and caller audio); file descriptor 1 is re-pointed at stderr at start so
+pjsip's own console output can never corrupt the frame stream. It exits when its
+stdin closes (the supervisor is gone), after hanging up every call.
+
+Threads: SIP callbacks run on the asyncio thread, which pumps
+``libHandleEvents``; only the tap ports' frame callbacks run on pjmedia's clock
+thread and they hand over with ``call_soon_threadsafe``. Every pjsua2 callback
+catches all exceptions: one escaping would abort the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import pjsua2 as pj
+
+from gateway.sip.bridge import TAP, LegMode, Link, link_changes, links
+from gateway.sip.config import MAX_CALLS_PER_WORKER, WorkerSettings
+from gateway.sip.errors import MessageError
+from gateway.sip.mediawatch import Lost, MediaWatch
+from gateway.sip.messages import (
+    AnswerCall,
+    AnyMessage,
+    AudioFrame,
+    CallAnswered,
+    CallEnded,
+    CommandFailed,
+    Hangup,
+    IncomingCall,
+    MakeCall,
+    MediaLost,
+    MediaResumed,
+    MessageDecoder,
+    ModeApplied,
+    Ping,
+    Pong,
+    RejectCall,
+    SetMode,
+    Shutdown,
+    WorkerReady,
+    encode,
+)
+from gateway.sip.sipmsg import offered_codecs, parse_headers
+
+log = logging.getLogger("gateway.sip.worker")
+
+PUMP_INTERVAL = 0.005
+"""Seconds between ``libHandleEvents`` polls: bounds the added SIP latency."""
+WATCH_INTERVAL = 0.25
+INJECT_BACKLOG = 25
+"""Frames (500 ms) of main's audio queued per call before the oldest is dropped."""
+OUT_BUFFER_LIMIT = 4 * 1024 * 1024
+"""Bytes waiting on stdout beyond which caller audio is dropped (main is stalled)."""
+
+
+def _pj_error(exc: pj.Error) -> str:
+    return f"{getattr(exc, 'title', '')}: {getattr(exc, 'reason', '')}".strip(": ")
+
+
+def _op(code: int) -> pj.CallOpParam:
+    prm = pj.CallOpParam()
+    prm.statusCode = code
+    return prm
+
+
+class TapPort(pj.AudioMediaPort):  # type: ignore[misc]
+    """Python's ear and mouth in one call: caller audio out, main's audio in."""
+
+    def __init__(self, call_id: str, rate: int, emit: Callable[[str, bytes], None]) -> None:
+        super().__init__()
+        self.call_id = call_id
+        self.rate = rate
+        self._emit = emit
+        self._loop = asyncio.get_running_loop()
+        self._frame_bytes = rate // 50 * 2
+        self._silence = pj.ByteVector(bytes(self._frame_bytes))
+        self.inject: deque[bytes] = deque(maxlen=INJECT_BACKLOG)
+        fmt = pj.MediaFormatAudio()
+        fmt.type = pj.PJMEDIA_TYPE_AUDIO
+        fmt.clockRate = rate
+        fmt.channelCount = 1
+        fmt.bitsPerSample = 16
+        fmt.frameTimeUsec = 20000
+        self.createPort(f"tap-{call_id}", fmt)
+
+    def onFrameReceived(self, frame: pj.MediaFrame) -> None:
+        try:
+            if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO:
+                self._loop.call_soon_threadsafe(self._emit, self.call_id, bytes(frame.buf))
+        except Exception:
+            log.exception("tap receive failed on %s", self.call_id)
+
+    def onFrameRequested(self, frame: pj.MediaFrame) -> None:
+        try:
+            data = self.inject.popleft() if self.inject else None
+            frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+            frame.buf = pj.ByteVector(data) if data is not None else self._silence
+            frame.size = self._frame_bytes
+        except Exception:
+            log.exception("tap request failed on %s", self.call_id)
+
+
+class GatewayCall(pj.Call):  # type: ignore[misc]
+    """A pjsua2 call forwarding its callbacks to the worker, exceptions contained."""
+
+    def __init__(self, worker: Worker, call_id: str, pj_id: int, phone: bool) -> None:
+        super().__init__(worker.account, pj_id)
+        self.worker = worker
+        self.call_id = call_id
+        self.phone = phone
+        """True for a phone (incoming or callback), False for an operator leg."""
+        self.incoming = pj_id != pj.PJSUA_INVALID_ID
+        self.answered = False
+        self.media_index: int | None = None
+        self.tap: TapPort | None = None
+        self.ended = False
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        try:
+            self.worker.on_call_state(self)
+        except Exception:
+            log.exception("call state handling failed on %s", self.call_id)
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        try:
+            self.worker.on_media_state(self)
+        except Exception:
+            log.exception("media state handling failed on %s", self.call_id)
+
+
+class GatewayAccount(pj.Account):  # type: ignore[misc]
+    def __init__(self, worker: Worker) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        try:
+            self.worker.on_incoming(prm)
+        except Exception:
+            log.exception("incoming call handling failed")
+
+
+class Worker:
+    """Owns the endpoint, its calls and their conferences; driven by the asyncio loop."""
+
+    def __init__(self, settings: WorkerSettings, send: Callable[[AnyMessage], None]) -> None:
+        self.settings = settings
+        self._send = send
+        self._send_audio_ok: Callable[[], bool] = lambda: True
+        self.calls: dict[str, GatewayCall] = {}
+        self.conferences: dict[str, dict[str, LegMode]] = {}
+        """Phone call id -> its operator legs and their modes."""
+        self._applied: dict[str, frozenset[Link]] = {}
+        self._leg_phone: dict[str, str] = {}
+        self._watch = MediaWatch(settings.media_timeout)
+        self._counter = 0
+        self.closing = False
+        self.ep = pj.Endpoint()
+        self.ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.maxCalls = MAX_CALLS_PER_WORKER
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.userAgent = settings.user_agent
+        cfg.medConfig.noVad = True
+        cfg.medConfig.ecTailLen = 0
+        cfg.medConfig.clockRate = 16000
+        cfg.logConfig.level = 3
+        cfg.logConfig.consoleLevel = int(os.environ.get("GATEWAY_PJSIP_LOG", "1"))
+        self.ep.libInit(cfg)
+        tcfg = pj.TransportConfig()
+        tcfg.port = settings.sip_port
+        tcfg.boundAddress = settings.bind_address
+        if settings.public_host != settings.bind_address:
+            tcfg.publicAddress = settings.public_host
+        tid = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        self.sip_port = int(self.ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
+        self.ep.libStart()
+        self.ep.audDevManager().setNullDev()
+        self._set_codecs()
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:gateway@{settings.public_host}:{self.sip_port}"
+        media = acfg.mediaConfig.transportConfig
+        media.boundAddress = settings.bind_address
+        media.port = settings.rtp_port
+        media.portRange = settings.rtp_port_range
+        if settings.public_host != settings.bind_address:
+            media.publicAddress = settings.public_host
+        self.account = GatewayAccount(self)
+        self.account.create(acfg)
+
+    def _set_codecs(self) -> None:
+        wanted = {name: 255 - rank for rank, name in enumerate(self.settings.codecs)}
+        for info in self.ep.codecEnum2():
+            name = info.codecId.rsplit("/", 1)[0]  # "PCMU/8000/1" -> "PCMU/8000"
+            self.ep.codecSetPriority(info.codecId, wanted.get(name, 0))
+
+    # --- pjsua2 callbacks (asyncio thread) ---------------------------------------
+
+    def _new_id(self) -> str:
+        self._counter += 1
+        return f"w{self.settings.index}p{os.getpid()}c{self._counter}"
+
+    def _phones(self) -> int:
+        return sum(1 for call in self.calls.values() if call.phone)
+
+    def on_incoming(self, prm: pj.OnIncomingCallParam) -> None:
+        call_id = self._new_id()
+        call = GatewayCall(self, call_id, prm.callId, phone=True)
+        self.calls[call_id] = call
+        if self.closing or self._phones() > self.settings.phone_slots:
+            call.hangup(_op(503 if self.closing else 486))
+            return
+        message = prm.rdata.wholeMsg
+        headers = parse_headers(message)
+        lookup = {name.lower(): value for name, value in reversed(headers)}
+        call.answer(_op(180))
+        self._send(
+            IncomingCall(
+                call_id=call_id,
+                from_uri=lookup.get("from", ""),
+                to_uri=lookup.get("to", ""),
+                remote_address=prm.rdata.srcAddress,
+                headers=headers,
+                offered_codecs=offered_codecs(message),
+                sip_call_id=lookup.get("call-id", ""),
+            )
+        )
+
+    def on_call_state(self, call: GatewayCall) -> None:
+        info = call.getInfo()
+        if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            call.answered = True
+        if info.state != pj.PJSIP_INV_STATE_DISCONNECTED or call.ended:
+            return
+        call.ended = True
+        self._watch.stop(call.call_id)
+        self._send(CallEnded(call.call_id, info.lastStatusCode, info.lastReason))
+        phone = self._leg_phone.pop(call.call_id, None)
+        if phone is not None:
+            self.conferences.get(phone, {}).pop(call.call_id, None)
+            self._apply(phone)
+        for leg in self.conferences.pop(call.call_id, {}):
+            self._hangup(leg, 200)  # operator legs make no sense without their phone
+        self._applied.pop(call.call_id, None)
+        # pjsua2 still uses the Call during this callback: release it afterwards
+        asyncio.get_running_loop().call_soon(self._release, call.call_id)
+
+    def _release(self, call_id: str) -> None:
+        call = self.calls.pop(call_id, None)
+        if call is not None and call.tap is not None:
+            with contextlib.suppress(pj.Error):
+                call.tap.stopTransmit(call.getAudioMedia(-1))
+            call.tap = None
+
+    def on_media_state(self, call: GatewayCall) -> None:
+        info = call.getInfo()
+        index = next(
+            (
+                m.index
+                for m in info.media
+                if m.type == pj.PJMEDIA_TYPE_AUDIO and m.status == pj.PJSUA_CALL_MEDIA_ACTIVE
+            ),
+            None,
+        )
+        if index is None or call.media_index is not None:
+            return
+        call.media_index = index
+        call.tap = TapPort(call.call_id, self.settings.tap_rate, self._emit_audio)
+        stream = call.getStreamInfo(index)
+        self._send(CallAnswered(call.call_id, f"{stream.codecName}/{stream.codecClockRate}"))
+        self._watch.start(call.call_id, self._rx_packets(call), time.monotonic())
+        if call.phone:
+            self.conferences.setdefault(call.call_id, {})
+            self._apply(call.call_id)
+        else:
+            audio = call.getAudioMedia(index)
+            audio.startTransmit(call.tap)  # the leg's own tap: operator audio for recording
+            call.tap.startTransmit(audio)
+            phone = self._leg_phone.get(call.call_id)
+            if phone is not None:
+                self._apply(phone)
+                self._send(ModeApplied(phone, call.call_id, self.conferences[phone][call.call_id]))
+
+    def _rx_packets(self, call: GatewayCall) -> int:
+        assert call.media_index is not None
+        return int(call.getStreamStat(call.media_index).rtcp.rxStat.pkt)
+
+    def _emit_audio(self, call_id: str, pcm: bytes) -> None:
+        if self._send_audio_ok():
+            self._send(AudioFrame(call_id, self.settings.tap_rate, pcm))
+
+    # --- conference ----------------------------------------------------------------
+
+    def _media(self, phone: str, name: str) -> Any:
+        if name == TAP:
+            return self.calls[phone].tap
+        return self.calls[name].getAudioMedia(-1)
+
+    def _live(self, call_id: str) -> bool:
+        call = self.calls.get(call_id)
+        return call is not None and not call.ended and call.media_index is not None
+
+    def _apply(self, phone: str) -> None:
+        """Bring the bridge links of ``phone``'s conference to what the modes require."""
+        before = self._applied.get(phone, frozenset())
+        if self._live(phone):
+            legs = {leg: m for leg, m in self.conferences.get(phone, {}).items() if self._live(leg)}
+            after = links(phone, legs)
+        else:
+            after = frozenset()
+        start, stop = link_changes(before, after)
+        for source, sink in stop:
+            if all(self._live(n) for n in (source, sink) if n != TAP) and self._live(phone):
+                with contextlib.suppress(pj.Error):
+                    self._media(phone, source).stopTransmit(self._media(phone, sink))
+        for source, sink in start:
+            self._media(phone, source).startTransmit(self._media(phone, sink))
+        self._applied[phone] = after
+
+    # --- commands ------------------------------------------------------------------
+
+    def handle(self, message: AnyMessage) -> None:
+        """Carry out one command from the supervisor."""
+        if isinstance(message, AudioFrame):
+            call = self.calls.get(message.call_id)
+            if call is not None and call.tap is not None:
+                call.tap.inject.append(message.pcm)
+        elif isinstance(message, AnswerCall):
+            self._decide(message.call_id, 200)
+        elif isinstance(message, RejectCall):
+            self._decide(message.call_id, message.code)
+        elif isinstance(message, MakeCall):
+            self._make_call(message)
+        elif isinstance(message, SetMode):
+            self._set_mode(message)
+        elif isinstance(message, Hangup):
+            if not self._hangup(message.call_id, message.code):
+                self._send(CommandFailed(message.call_id, "no such call"))
+        elif isinstance(message, Ping):
+            self._send(Pong(message.nonce, len(self.calls)))
+        elif isinstance(message, Shutdown):
+            self.closing = True
+        else:
+            self._send(CommandFailed("", f"unexpected {type(message).__name__}"))
+
+    def _decide(self, call_id: str, code: int) -> None:
+        call = self.calls.get(call_id)
+        if call is None or call.ended or not call.incoming or call.answered:
+            self._send(CommandFailed(call_id, "no incoming call waiting for a decision"))
+            return
+        try:
+            if code == 200:
+                call.answer(_op(200))
+            else:
+                call.hangup(_op(code))
+        except pj.Error as exc:
+            self._send(CommandFailed(call_id, _pj_error(exc)))
+
+    def _hangup(self, call_id: str, code: int) -> bool:
+        call = self.calls.get(call_id)
+        if call is None or call.ended:
+            return False
+        try:
+            call.hangup(_op(code))
+        except pj.Error as exc:
+            log.warning("hangup of %s failed: %s", call_id, _pj_error(exc))
+        return True
+
+    def _make_call(self, message: MakeCall) -> None:
+        phone = message.join
+        if self.closing:
+            reason = "worker is shutting down"
+        elif message.call_id in self.calls:
+            reason = "call id already in use"
+        elif phone is not None and not self._live(phone):
+            reason = f"phone call {phone} is not connected on this worker"
+        elif len(self.calls) >= MAX_CALLS_PER_WORKER or (
+            phone is None and self._phones() >= self.settings.phone_slots
+        ):
+            reason = "no free call slot"
+        else:
+            reason = ""
+        if reason:
+            self._send(CallEnded(message.call_id, 503, reason))
+            return
+        call = GatewayCall(self, message.call_id, pj.PJSUA_INVALID_ID, phone=phone is None)
+        prm = pj.CallOpParam(True)
+        for name, value in message.headers:
+            header = pj.SipHeader()
+            header.hName = name
+            header.hValue = value
+            prm.txOption.headers.append(header)
+        try:
+            call.makeCall(message.uri, prm)
+        except pj.Error as exc:
+            call.ended = True
+            self._send(CallEnded(message.call_id, 400, _pj_error(exc)))
+            return
+        self.calls[message.call_id] = call
+        if phone is not None:
+            self.conferences[phone][message.call_id] = message.mode
+            self._leg_phone[message.call_id] = phone
+
+    def _set_mode(self, message: SetMode) -> None:
+        legs = self.conferences.get(message.phone_id)
+        if legs is None or message.leg_id not in legs:
+            self._send(CommandFailed(message.leg_id, f"not a leg of {message.phone_id}"))
+            return
+        legs[message.leg_id] = message.mode
+        self._apply(message.phone_id)
+        self._send(ModeApplied(message.phone_id, message.leg_id, message.mode))
+
+    # --- periodic ------------------------------------------------------------------
+
+    def watch_media(self, now: float) -> None:
+        for call in list(self.calls.values()):
+            if call.ended or call.media_index is None:
+                continue
+            change = self._watch.observe(call.call_id, self._rx_packets(call), now)
+            if isinstance(change, Lost):
+                self._send(MediaLost(change.call_id, round(change.silent_for, 3)))
+            elif change is not None:
+                self._send(MediaResumed(change.call_id))
+
+    def destroy(self) -> None:
+        """Release every pjsua2 object, then the library (anything left would abort)."""
+        for call in self.calls.values():
+            call.tap = None
+        self.calls.clear()
+        self.account.shutdown()
+        del self.account
+        gc.collect()
+        self.ep.libDestroy()
+
+
+async def serve(settings: WorkerSettings, ipc_in: int, ipc_out: int) -> None:
+    """Run the worker until stdin closes or a Shutdown arrives."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 20)
+    await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(ipc_in, "rb", buffering=0)
+    )
+    transport, _ = await loop.connect_write_pipe(
+        asyncio.Protocol, os.fdopen(ipc_out, "wb", buffering=0)
+    )
+
+    def send(message: AnyMessage) -> None:
+        if not transport.is_closing():
+            transport.write(encode(message))
+
+    worker = Worker(settings, send)
+    worker._send_audio_ok = lambda: transport.get_write_buffer_size() < OUT_BUFFER_LIMIT
+    send(WorkerReady(settings.index, worker.sip_port, os.getpid()))
+    decoder = MessageDecoder()
+    read = asyncio.ensure_future(reader.read(65536))
+    next_watch = time.monotonic() + WATCH_INTERVAL
+    try:
+        while not worker.closing:
+            worker.ep.libHandleEvents(0)
+            done, _ = await asyncio.wait({read}, timeout=PUMP_INTERVAL)
+            if done:
+                data = read.result()
+                if not data:
+                    break  # supervisor gone
+                for message in decoder.feed(data):
+                    worker.handle(message)
+                read = asyncio.ensure_future(reader.read(65536))
+            now = time.monotonic()
+            if now >= next_watch:
+                worker.watch_media(now)
+                next_watch = now + WATCH_INTERVAL
+    except MessageError:
+        log.exception("bad frame from the supervisor; shutting down")
+    finally:
+        read.cancel()
+        await _hang_up_all(worker)
+        transport.close()
+        worker.destroy()
+
+
+async def _hang_up_all(worker: Worker, grace: float = 2.0) -> None:
+    worker.closing = True
+    worker.ep.hangupAllCalls()
+    deadline = time.monotonic() + grace
+    while any(not c.ended for c in worker.calls.values()) and time.monotonic() < deadline:
+        worker.ep.libHandleEvents(10)
+        await asyncio.sleep(0)
+    await asyncio.sleep(0)  # run the releases scheduled by the last callbacks
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m gateway.sip.worker '<WorkerSettings JSON>'", file=sys.stderr)
+        return 2
+    settings = WorkerSettings.model_validate_json(args[0])
+    logging.basicConfig(
+        level=os.environ.get("GATEWAY_LOG_LEVEL", "INFO"),
+        format=f"%(asctime)s sip-worker[{settings.index}] %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    ipc_in, ipc_out = os.dup(0), os.dup(1)
+    os.dup2(2, 1)  # stray prints (pjsip's console log) go to stderr, never into frames
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    asyncio.run(serve(settings, ipc_in, ipc_out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
