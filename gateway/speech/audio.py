@@ -84,10 +84,27 @@ def estimate_pitch(
     if energy <= 1e-9:
         return 0.0, 0.0
     spectrum = np.fft.rfft(x, n=2 * x.size)
-    corr = np.fft.irfft(spectrum * np.conj(spectrum))[: x.size]
-    window = corr[lag_min : lag_max + 1]
+    lags = np.arange(lag_max + 1)
     # normalise by the overlap so long lags are not penalised
-    window = window / (energy * (x.size - np.arange(lag_min, lag_max + 1)) / x.size)
-    best = int(np.argmax(window))
-    strength = float(np.clip(window[best], 0.0, 1.0))
-    return sample_rate / (lag_min + best), strength
+    corr = np.fft.irfft(spectrum * np.conj(spectrum))[: lag_max + 1] / (
+        energy * (x.size - lags) / x.size
+    )
+    # the true period is a peak after the first dip below zero; before it,
+    # slow signals (50 Hz hum) correlate with themselves at every short lag
+    negative = np.flatnonzero(corr < 0)
+    if negative.size == 0:
+        return 0.0, 0.0
+    first = max(lag_min, int(negative[0]))
+    if first > lag_max:
+        return 0.0, 0.0
+    search = corr[first:]
+    # multiples of the period correlate as well as the period: take the
+    # shortest lag that is a local peak within 10 % of the best
+    peaks = np.flatnonzero(
+        (search >= 0.9 * float(np.max(search)))
+        & (search >= np.roll(search, 1))
+        & (search >= np.roll(search, -1))
+    )
+    best = first + int(peaks[0]) if peaks.size else first + int(np.argmax(search))
+    strength = float(np.clip(corr[best], 0.0, 1.0))
+    return sample_rate / best, strength

@@ -58,7 +58,7 @@ class AcousticCueDetector:
         self._background: deque[float] = deque(maxlen=self._history)
         self._shout_s = 0.0
         self._last_emitted: dict[CueKind, float] = {}
-        self._pending_impact: tuple[float, float, float] | None = None  # offset, level, peak
+        self._impact: _ImpactCandidate | None = None
 
     def process(self, samples: Samples, offset: float, speech: bool) -> list[Cue]:
         """Analyse one chunk starting at ``offset`` seconds; ``speech`` is the VAD decision."""
@@ -97,24 +97,61 @@ class AcousticCueDetector:
         return self._emit(CueKind.SHOUTING, end, f"{level:.0f} dBFS, {pitch:.0f} Hz", voicing)
 
     def _impacts(self, samples: Samples, offset: float) -> list[Cue]:
+        """Onset: a 4 ms block jumps ``impact_rise_db`` over the last second's median.
+
+        The candidate is then watched for ``impact_decay_s``: an impact peaks at
+        once, dies away by ``impact_decay_db`` and is not periodic. Speech onsets
+        swell into voiced vowels and tones (DTMF, ringback) hold their level, so
+        neither passes.
+        """
         cfg = self.config
         cues: list[Cue] = []
         energies, peaks = _block_levels(samples)
         for index, (energy, peak) in enumerate(zip(energies, peaks, strict=True)):
-            at = offset + index * _BLOCK / MODEL_RATE
-            pending = self._pending_impact
-            if pending is not None:
-                start, level, top = pending
-                if energy <= level - cfg.impact_decay_db:
-                    self._pending_impact = None
-                    cue = self._emit(CueKind.IMPACT, start, f"peak {top:.0f} dBFS", 1.0)
-                    if cue is not None:
-                        cues.append(cue)
-                elif at - start > cfg.impact_decay_s:
-                    self._pending_impact = None
+            block = samples[index * _BLOCK : (index + 1) * _BLOCK]
+            if self._impact is not None:
+                self._impact.add(block, energy)
+                if self._impact.duration >= cfg.impact_decay_s:
+                    cue = self._judge_impact(self._impact)
+                    cues.extend([cue] if cue is not None else [])
+                    self._impact = None
             elif len(self._background) >= self._history // 4:
                 floor = float(np.median(self._background))
                 if peak >= cfg.impact_min_peak_dbfs and energy - floor >= cfg.impact_rise_db:
-                    self._pending_impact = (at, energy, peak)
+                    at = offset + index * _BLOCK / MODEL_RATE
+                    self._impact = _ImpactCandidate(at, energy, peak, [block], [energy])
             self._background.append(energy)
         return cues
+
+    def _judge_impact(self, candidate: _ImpactCandidate) -> Cue | None:
+        cfg = self.config
+        tail = max(candidate.energies[-3:])
+        if max(candidate.energies) > candidate.onset_db + 3.0:
+            return None  # still swelling: a voice or a tone starting
+        if tail > candidate.onset_db - cfg.impact_decay_db:
+            return None  # did not die away
+        audio = np.concatenate(candidate.blocks)
+        _pitch, voicing = estimate_pitch(audio, MODEL_RATE)
+        if voicing >= 0.5:
+            return None  # periodic: speech or a tone
+        text = f"peak {candidate.peak_db:.0f} dBFS"
+        return self._emit(CueKind.IMPACT, candidate.offset, text, 1.0 - voicing)
+
+
+@dataclass(slots=True)
+class _ImpactCandidate:
+    """A sharp onset being watched until it proves to be an impact or not."""
+
+    offset: float
+    onset_db: float
+    peak_db: float
+    blocks: list[Samples]
+    energies: list[float]
+
+    def add(self, block: Samples, energy: float) -> None:
+        self.blocks.append(block)
+        self.energies.append(energy)
+
+    @property
+    def duration(self) -> float:
+        return len(self.blocks) * _BLOCK / MODEL_RATE
