@@ -237,6 +237,20 @@ class ContactList(_Model):
     ack_timeout: Seconds = 60.0
     rounds: Count = 3
 
+    @model_validator(mode="after")
+    def _unique_names(self) -> ContactList:
+        names = [contact.name for contact in self.contacts]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(
+                    f"contact names must be unique in a list, {name!r} appears more than once"
+                )
+        return self
+
+    def contact(self, name: str) -> Contact | None:
+        """The contact called ``name``, if in this list."""
+        return next((c for c in self.contacts if c.name == name), None)
+
 
 # --- routes -----------------------------------------------------------------------------
 
