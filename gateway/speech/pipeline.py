@@ -33,7 +33,7 @@ from gateway.speech.events import (
     SpeechEvent,
     TranscriptSegment,
 )
-from gateway.speech.lexicon import Lexicon, Match, Meaning, tokenize
+from gateway.speech.lexicon import Lexicon, Match, Meaning, Phrase, tokenize
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,8 @@ class CallAnalyzer:
         self.config = config or AnalyzerConfig()
         self.assessment = Assessment.UNCLEAR
         self.cues: list[Cue] = []
-        self._seen: set[tuple[str, str, float]] = set()
+        self._utterance_hits: set[Phrase] = set()
+        """Phrases already reported for the utterance in progress (partials, then final)."""
         self._silent_since = 0.0
         self._silent = False
 
@@ -108,13 +109,14 @@ class CallAnalyzer:
         tokens, ends = _tokens_with_times(segment)
         cues = []
         for match in self.lexicon.find(tokens):
-            key = (match.phrase.category, match.phrase.text, round(segment.start, 1))
-            if key in self._seen:
+            if match.phrase in self._utterance_hits:
                 continue
-            self._seen.add(key)
+            self._utterance_hits.add(match.phrase)
             cue = self._keyword_cue(match, segment, ends[match.end - 1])
             self.cues.append(cue)
             cues.append(cue)
+        if segment.final:
+            self._utterance_hits.clear()
         return cues
 
     @staticmethod
