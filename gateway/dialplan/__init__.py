@@ -39,7 +39,7 @@ from gateway.dialplan.events import (
     VoiceConnected,
 )
 from gateway.dialplan.library import DialplanLibrary
-from gateway.dialplan.load import check, load_plan_set
+from gateway.dialplan.load import check, load_plan_set, parse_plan_set
 from gateway.dialplan.machine import EscalationMachine, Phase
 from gateway.dialplan.model import PlanSet, Strategy, Trigger
 
@@ -84,5 +84,6 @@ __all__ = [
     "VoiceConnected",
     "check",
     "load_plan_set",
+    "parse_plan_set",
     "select_route",
 ]

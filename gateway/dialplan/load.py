@@ -49,10 +49,28 @@ def load_plan_set(paths: Iterable[str | Path]) -> PlanSet:
     Raises ConfigError carrying every issue found, not just the first.
     """
     files, issues = _expand(paths)
-    parsed: list[_Parsed] = []
+    sources: dict[str, str] = {}
     for file in files:
         try:
-            parsed.append(_parse(file))
+            sources[file] = Path(file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            issues.append(ConfigIssue(file, None, (), f"cannot read the file: {reason}"))
+    if issues:
+        raise ConfigError(issues)
+    return parse_plan_set(sources)
+
+
+def parse_plan_set(sources: Mapping[str, str]) -> PlanSet:
+    """Build a plan set from texts already read, keyed by the file name to report.
+
+    Files are taken in the mapping's order. Raises ConfigError with every issue.
+    """
+    parsed: list[_Parsed] = []
+    issues: list[ConfigIssue] = []
+    for file, text in sources.items():
+        try:
+            parsed.append(_parse(file, text))
         except ConfigError as exc:
             issues.extend(exc.issues)
     if issues:
@@ -96,14 +114,7 @@ def _expand(paths: Iterable[str | Path]) -> tuple[list[str], list[ConfigIssue]]:
     return files, issues
 
 
-def _parse(file: str) -> _Parsed:
-    try:
-        text = Path(file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(
-            [ConfigIssue(file, None, (), f"cannot read the file: {reason}")]
-        ) from None
+def _parse(file: str, text: str) -> _Parsed:
     data, lines = load_yaml(text, file)
     if not isinstance(data, dict):
         kind = "an empty file" if data is None else f"a {type(data).__name__}"
