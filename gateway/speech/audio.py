@@ -65,7 +65,7 @@ def dbfs(samples: Samples) -> float:
     if samples.size == 0:
         return -120.0
     power = float(np.mean(np.square(samples, dtype=np.float64)))
-    return max(-120.0, 10.0 * float(np.log10(power + 1e-12)) + 3.0103)
+    return max(-120.0, 10.0 * float(np.log10(power + 1e-15)) + 3.0103)
 
 
 def estimate_pitch(

@@ -26,7 +26,9 @@ class CueConfig:
     """Raised fundamental: shouting and screaming push the voice well above speech."""
     shout_min_voicing: float = 0.5
     shout_min_s: float = 0.3
-    """Loud high voice must last this long within one stretch of speech."""
+    """Loud high voice must last this long without a break."""
+    shout_min_pitch_spread: float = 0.03
+    """A voice's pitch wanders; a tone's (ringback, DTMF) stays within a few hertz."""
     impact_min_peak_dbfs: float = -10.0
     impact_rise_db: float = 25.0
     """Jump of a 4 ms block over the median level of the previous second."""
@@ -56,7 +58,7 @@ class AcousticCueDetector:
         self.config = config or CueConfig()
         self._history = int(MODEL_RATE / _BLOCK)  # one second of blocks
         self._background: deque[float] = deque(maxlen=self._history)
-        self._shout_s = 0.0
+        self._shout_pitches: list[float] = []
         self._last_emitted: dict[CueKind, float] = {}
         self._impact: _ImpactCandidate | None = None
 
@@ -79,20 +81,25 @@ class AcousticCueDetector:
         return Cue(kind, round(offset, 3), text=text, confidence=round(confidence, 2))
 
     def _shouting(self, samples: Samples, offset: float, speech: bool) -> Cue | None:
+        """Loud, high, varying voice held for ``shout_min_s`` without a break."""
         cfg = self.config
-        if not speech:
-            self._shout_s = 0.0
-            return None
         level = dbfs(samples)
-        if level < cfg.shout_min_dbfs:
+        pitch, voicing = estimate_pitch(samples, MODEL_RATE) if speech else (0.0, 0.0)
+        loud_high = (
+            level >= cfg.shout_min_dbfs
+            and pitch >= cfg.shout_min_pitch_hz
+            and voicing >= cfg.shout_min_voicing
+        )
+        if not loud_high:
+            self._shout_pitches.clear()
             return None
-        pitch, voicing = estimate_pitch(samples, MODEL_RATE)
-        if pitch < cfg.shout_min_pitch_hz or voicing < cfg.shout_min_voicing:
+        self._shout_pitches.append(pitch)
+        if len(self._shout_pitches) * samples.size / MODEL_RATE < cfg.shout_min_s:
             return None
-        self._shout_s += samples.size / MODEL_RATE
-        if self._shout_s < cfg.shout_min_s:
+        spread = (max(self._shout_pitches) - min(self._shout_pitches)) / pitch
+        self._shout_pitches.clear()
+        if spread < cfg.shout_min_pitch_spread:
             return None
-        self._shout_s = 0.0
         end = offset + samples.size / MODEL_RATE
         return self._emit(CueKind.SHOUTING, end, f"{level:.0f} dBFS, {pitch:.0f} Hz", voicing)
 
