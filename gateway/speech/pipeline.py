@@ -132,12 +132,12 @@ class CallAnalyzer:
         )
 
     def _progress(self, progress: AudioProgress) -> list[Cue]:
-        voice_end = progress.voice_end if progress.voice_end is not None else 0.0
-        if progress.in_voice or voice_end > self._silent_since:
-            self._silent_since = progress.offset if progress.in_voice else voice_end
+        voice_end = progress.voice_end
+        if voice_end is not None and voice_end > self._silent_since:
+            self._silent_since = voice_end
             self._silent = False
         limit = self.config.no_response_after_s
-        if self._silent or progress.offset - self._silent_since < limit:
+        if progress.in_voice or self._silent or progress.offset - self._silent_since < limit:
             return []
         self._silent = True
         since = "the start of the call" if progress.voice_end is None else "the last words"
