@@ -1,0 +1,233 @@
+"""Real peers for the voice channel tests: supervisors, sipp, test speech.
+
+Everything binds 127.0.0.1 on ports the OS reports free, and every process a
+fixture starts is stopped by that fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pytest
+
+from gateway.media.pcm import Samples, best_lag, frame_bytes, resample, to_pcm, to_samples
+from gateway.sip.config import SipConfig
+from gateway.sip.events import Answer, CallConnected, CallDecision, CallEvent, CallFinished
+from gateway.sip.messages import IncomingCall
+from gateway.sip.supervisor import SipSupervisor
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+TAP_RATE = 16000
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rtp_base() -> int:
+    """An even port in a range few programs use; pjsua2 skips ports already taken."""
+    return random.randrange(20000, 30000, 2)
+
+
+@dataclass
+class FakeHandler:
+    """The main process's side, minus the store: answers by X-Alarm-Id, records all."""
+
+    decide: Callable[[IncomingCall], CallDecision] | None = None
+    incoming: list[IncomingCall] = field(default_factory=list)
+    events: list[CallEvent] = field(default_factory=list)
+    audio: dict[str, bytearray] = field(default_factory=dict)
+    _new_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    async def on_incoming(self, call: IncomingCall) -> CallDecision:
+        self.incoming.append(call)
+        if self.decide is not None:
+            return self.decide(call)
+        return Answer(call.alarm_id or f"new-{next(self._new_ids)}")
+
+    def on_call_event(self, event: CallEvent) -> None:
+        self.events.append(event)
+
+    def on_audio(self, call_id: str, pcm: bytes, rate: int) -> None:
+        assert rate == TAP_RATE
+        self.audio.setdefault(call_id, bytearray()).extend(pcm)
+
+    def of_type(self, kind: type[Any]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def connected(self) -> list[str]:
+        return [e.call.call_id for e in self.of_type(CallConnected)]
+
+    def finished(self) -> list[str]:
+        return [e.call.call_id for e in self.of_type(CallFinished)]
+
+    async def wait_for(self, condition: Callable[[], object], within: float = 10.0) -> None:
+        """Poll ``condition`` until true; fail the test with the events seen if it never is."""
+        deadline = time.monotonic() + within
+        while not condition():
+            if time.monotonic() > deadline:
+                pytest.fail(f"condition not met in {within} s; events: {self.events}")
+            await asyncio.sleep(0.02)
+
+
+StartSupervisor = Callable[..., Awaitable[tuple[SipSupervisor, FakeHandler]]]
+
+
+@pytest.fixture
+async def start_supervisor() -> AsyncIterator[StartSupervisor]:
+    """Start a supervisor with OS-chosen SIP ports and a :class:`FakeHandler`."""
+    running: list[SipSupervisor] = []
+
+    async def start(
+        handler: FakeHandler | None = None, **options: Any
+    ) -> tuple[SipSupervisor, FakeHandler]:
+        handler = handler or FakeHandler()
+        options.setdefault("workers", 1)
+        options.setdefault("rtp_ports_per_worker", 40)
+        config = SipConfig(base_port=0, rtp_base_port=rtp_base(), tap_rate=TAP_RATE, **options)
+        supervisor = SipSupervisor(config, handler)
+        running.append(supervisor)
+        await supervisor.start()
+        return supervisor, handler
+
+    yield start
+    for supervisor in running:
+        await supervisor.stop()
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Test speech as G.711 for sipp, and the same audio decoded, at the tap's rate."""
+
+    ulaw: Path
+    reference: Samples
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
+    for tool in ("espeak-ng", "sox", "sipp"):
+        assert shutil.which(tool), f"{tool} is needed (Debian: espeak-ng, sox, sip-tester)"
+    folder = tmp_path_factory.mktemp("speech")
+    wav, ulaw, raw = folder / "speech.wav", folder / "speech.ul", folder / "speech.raw"
+    text = "Help, I have fallen in the warehouse and I cannot get up. Please send someone."
+    subprocess.run(["espeak-ng", "-w", str(wav), text], check=True, timeout=30)
+    subprocess.run(["sox", str(wav), "-r", "8000", "-c", "1", "-t", "ul", str(ulaw)], check=True)
+    subprocess.run(
+        ["sox", "-t", "ul", "-r", "8000", "-c", "1", str(ulaw), "-t", "raw", "-e", "signed",
+         "-b", "16", str(raw)],
+        check=True,
+    )  # fmt: skip
+    pcm8k = raw.read_bytes()
+    return Speech(ulaw, to_samples(resample(pcm8k, 8000, TAP_RATE)), len(pcm8k) / 16000)
+
+
+def match(reference: Samples, received: bytes, max_lag_s: float = 2.0) -> tuple[float, float]:
+    """(delay in seconds, normalised correlation) of ``received`` against ``reference``."""
+    lag, corr = best_lag(reference, to_samples(received), int(max_lag_s * TAP_RATE))
+    return lag / TAP_RATE, corr
+
+
+def rms(pcm: bytes | bytearray) -> float:
+    samples = to_samples(bytes(pcm))
+    return float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
+
+
+@dataclass
+class Sipp:
+    process: asyncio.subprocess.Process
+    messages: Path
+    errors: Path
+
+    async def wait(self, within: float = 60.0) -> int:
+        async with asyncio.timeout(within):
+            return await self.process.wait()
+
+    def log(self) -> str:
+        return self.messages.read_text(errors="replace") if self.messages.exists() else ""
+
+
+class RunSipp(Protocol):
+    def __call__(
+        self,
+        scenario: str,
+        target: str,
+        *,
+        calls: int = 1,
+        keys: dict[str, str] | None = None,
+        fill: dict[str, str] | None = None,
+        port: int | None = None,
+    ) -> Awaitable[Sipp]: ...
+
+
+@pytest.fixture
+async def sipp(tmp_path: Path) -> AsyncIterator[RunSipp]:
+    """Start sipp on a scenario from ``scenarios/``, ``@NAME@`` placeholders filled in."""
+    started: list[Sipp] = []
+    counter = itertools.count(1)
+
+    async def run(
+        scenario: str,
+        target: str,
+        *,
+        calls: int = 1,
+        keys: dict[str, str] | None = None,
+        fill: dict[str, str] | None = None,
+        port: int | None = None,
+    ) -> Sipp:
+        n = next(counter)
+        text = (SCENARIOS / scenario).read_text()
+        for name, value in (fill or {}).items():
+            text = text.replace(f"@{name}@", value)
+        path = tmp_path / f"{n}-{scenario}"
+        path.write_text(text)
+        messages, errors = tmp_path / f"{n}-messages.log", tmp_path / f"{n}-errors.log"
+        args = [
+            "-sf", str(path), "-m", str(calls), "-l", str(calls), "-r", "50",
+            "-i", "127.0.0.1", "-p", str(port or free_udp_port()),
+            "-mi", "127.0.0.1", "-mp", str(free_udp_port()),
+            "-nostdin", "-timeout", "60s", "-timeout_error",
+            "-trace_msg", "-message_file", str(messages),
+            "-trace_err", "-error_file", str(errors),
+        ]  # fmt: skip
+        for key, value in (keys or {}).items():
+            args += ["-key", key, value]
+        if target:
+            args.append(target)
+        process = await asyncio.create_subprocess_exec(
+            "sipp", *args, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL
+        )
+        started.append(Sipp(process, messages, errors))
+        return started[-1]
+
+    yield run
+    for peer in started:
+        if peer.process.returncode is None:
+            peer.process.kill()
+            await peer.process.wait()
+
+
+async def stream_audio(
+    supervisor: SipSupervisor, call_id: str, samples: Samples, rate: int = TAP_RATE
+) -> None:
+    """Play audio into a call in real time, 20 ms at a time (as a WebRTC operator would)."""
+    pcm = to_pcm(samples)
+    size = frame_bytes(rate)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for index, offset in enumerate(range(0, len(pcm) - size + 1, size)):
+        supervisor.send_audio(call_id, pcm[offset : offset + size], rate)
+        await asyncio.sleep(max(0.0, start + (index + 1) * 0.02 - loop.time()))
