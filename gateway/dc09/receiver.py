@@ -95,7 +95,7 @@ class Receiver:
         try:
             frame = parse_frame(raw, self._key)
             if frame.token.is_answer:
-                raise UnknownAccountError(f"A transmitter sent a {frame.token.value} answer.")
+                raise UnknownAccountError(f"A transmitter sent the answer {frame.token.value}.")
             if frame.account is None or frame.account.upper() not in self.accounts:
                 raise UnknownAccountError(f"Account {frame.account} is not served here.")
             if self.accounts[frame.account.upper()] is not None and not frame.encrypted:

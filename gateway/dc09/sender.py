@@ -43,6 +43,10 @@ LinkCallback = Callable[[bool, str], None]
 _READ_SIZE = 4096
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class _Datagrams(asyncio.DatagramProtocol):
     """UDP: every datagram goes to ``on_data``; ICMP errors to ``on_error``."""
 
@@ -67,8 +71,11 @@ class Dc09Sender:
         mapping: EventMapping | None = None,
         on_link_change: LinkCallback | None = None,
         pad: PadSource = random_pad,
+        utc_clock: Callable[[], datetime] = _utc_now,
     ) -> None:
+        """``utc_clock`` stamps frames; receivers correct it by NAK if it is off."""
         self.config = config
+        self._utc_clock = utc_clock
         self.mapping = mapping if mapping is not None else load_mapping(config.mapping)
         self.on_link_change = on_link_change
         self._pad = pad
@@ -162,9 +169,8 @@ class Dc09Sender:
 
     # --- driver -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _now() -> Now:
-        return Now(asyncio.get_running_loop().time(), datetime.now(UTC))
+    def _now(self) -> Now:
+        return Now(asyncio.get_running_loop().time(), self._utc_clock())
 
     async def _run(self) -> None:
         core = self._core
