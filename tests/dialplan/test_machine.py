@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.alarm.types import AlarmType, Outcome
 from gateway.dialplan import (
@@ -666,3 +669,74 @@ def test_events_check_their_values(build: object, message: str) -> None:
     with pytest.raises(DialplanUsageError) as caught:
         build()  # type: ignore[operator]
     assert str(caught.value) == message
+
+
+# --- properties over random event sequences --------------------------------------------------
+
+EVENTS: list[EscalationEvent] = [
+    OperatorAccepted("ann"),
+    OperatorDeclined("ann"),
+    OperatorDeclined("bob"),
+    OperatorDeclined("xav"),
+    OperatorReleased("ann"),
+    BackupAccepted("partner"),
+    BackupFailed("partner", "NAK"),
+    CallDropped(),
+    VoiceConnected(),
+    CallbackFailed(1, "busy"),
+    VoiceActivity(),
+    NoVoice(45),
+    CueDetected("distress"),
+    ManagerAcknowledged(Trigger.NO_RESPONSE, "Night"),
+    ManagerFailed(Trigger.NO_RESPONSE, "Day", Channel.SIP, "486"),
+    OutcomeRecorded(Outcome.INTERVENTION_DISPATCHED),
+    AlarmClosed(),
+]
+#: Actions that must never appear without a timeline note saying why.
+VISIBLE = (
+    Offer,
+    ForwardToBackup,
+    CallbackPhone,
+    StartNoResponseProcedure,
+    NotifyManager,
+    EscalateToSupervisor,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tenant=st.sampled_from(["acme", "turns", "rr", "bare", "weekend"]),
+    pilot=st.booleans(),
+    script=st.lists(
+        st.tuples(st.floats(0, 40), st.sampled_from(EVENTS), st.booleans()), max_size=25
+    ),
+)
+def test_random_sequences_keep_the_safety_properties(
+    tenant: str, pilot: bool, script: list[tuple[float, EscalationEvent, bool]]
+) -> None:
+    m = make(tenant, pilot=pilot)
+    batches: list[list[EscalationAction]] = [list(m.initial_actions)]
+    now = 100.0
+    for step, event, fire_timers in script:
+        now += step
+        if fire_timers:
+            batches.append(m.handle_timeout(now))
+        with contextlib.suppress(EscalationProtocolError):
+            batches.append(m.handle(event, now))
+        # an alarm waiting for someone always has something scheduled
+        if phase(m) in (Phase.OFFERING, Phase.BACKUP):
+            assert m.next_deadline() is not None
+    if phase(m) is not Phase.CLOSED:
+        batches.append(m.handle(AlarmClosed(), now))
+    for _ in range(100):  # chains are finite: the machine finishes by itself
+        deadline = m.next_deadline()
+        if deadline is None:
+            break
+        now = max(now, deadline)
+        batches.append(m.handle_timeout(now))
+    assert m.finished
+    for batch in batches:
+        if any(isinstance(a, VISIBLE) for a in batch):
+            assert of(batch, TimelineNote), batch
+        if pilot:
+            assert of(batch, ForwardToBackup) == []
