@@ -206,6 +206,7 @@ async def test_receiver_down_then_up_delivers_after_retries() -> None:
         assert not delivery.done()
         async with sia_receiver(port) as receiver:
             await asyncio.wait_for(delivery, 10)
+            await sender.stop()  # before the receiver, which cannot close a live connection
     assert [e.code for e in receiver.events] == ["PA"]
 
 
@@ -222,6 +223,7 @@ async def test_link_lost_and_restored_by_polls() -> None:
                 if sender.link_up:
                     break
                 await asyncio.sleep(0.1)
+            await sender.stop()
     assert [up for up, _ in changes] == [False, True]
     assert changes[1][1] == "receiver 0 answered"
 
