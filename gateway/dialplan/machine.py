@@ -72,6 +72,7 @@ from gateway.dialplan.events import (
 )
 from gateway.dialplan.model import (
     BackupStep,
+    Callback,
     Contact,
     OfferStep,
     OperatorGroup,
@@ -166,14 +167,18 @@ class EscalationMachine:
         self._timers: dict[TimerKey, float] = {}
         self._voice_up = False
         self._callback_attempt = 0
+        self._callback_policy: Callback | None = None
+        """The policy of the callback cycle under way (a re-route must not change it)."""
         self._no_response_started = False
         self._outcome: Outcome | None = None
         self._chains: dict[Trigger, _Chain] = {}
         self._last_cue = ""
-        actions: Actions = [_note(NoteKind.TAKEN, "routed", r) for r in self.decision.reasons[:1]]
+        actions: Actions = [
+            TimelineNote(NoteKind.TAKEN, "routed", r) for r in self.decision.reasons[:1]
+        ]
         if not self.decision.forward_to_receiver:
             actions.append(
-                _note(
+                TimelineNote(
                     NoteKind.SKIPPED,
                     "not forwarded to the monitoring centre's receiver",
                     self.decision.reasons[-1],
@@ -261,7 +266,7 @@ class EscalationMachine:
         label = f"step {index + 1} of {len(steps)} of route {self._route.name!r}"
         if isinstance(step, BackupStep):
             if self._context.pilot:
-                note = _note(
+                note = TimelineNote(
                     NoteKind.SKIPPED,
                     f"not forwarded to backup centre {step.backup!r}",
                     f"{label}: tenant {self._context.tenant!r} is in pilot mode",
@@ -274,7 +279,7 @@ class EscalationMachine:
             return [
                 *self._cancel_offers(),
                 ForwardToBackup(step.backup, centre.dc09_receiver, centre.sip_trunk),
-                _note(
+                TimelineNote(
                     NoteKind.TAKEN,
                     f"forwarded to backup centre {step.backup!r} ({centre.target})",
                     f"{label}, {self._since_start(now)}; waiting {step.timeout:g} s for it",
@@ -284,12 +289,14 @@ class EscalationMachine:
         self._timers[(TimerKind.STEP, "")] = now + step.timeout
         actions: Actions = [] if not isinstance(step, OfferStep) else self._cancel_offers()
         if step.target in self._offers:
-            actions.append(_note(NoteKind.SKIPPED, f"group {step.target!r} already offered", label))
+            actions.append(
+                TimelineNote(NoteKind.SKIPPED, f"group {step.target!r} already offered", label)
+            )
             return actions
         how = "offered" if isinstance(step, OfferStep) else "overflowed"
         keep = "" if isinstance(step, OfferStep) else "; earlier offers keep ringing"
         actions.append(
-            _note(
+            TimelineNote(
                 NoteKind.TAKEN,
                 f"{how} to group {step.target!r}",
                 f"{label}, {self._since_start(now)}: accept within {step.timeout:g} s{keep}",
@@ -300,13 +307,13 @@ class EscalationMachine:
     def _on_step_timeout(self, _: str, at: float) -> Actions:
         step = self._route.steps[self._step]
         if isinstance(step, BackupStep):
-            failed = _note(
+            failed = TimelineNote(
                 NoteKind.FAILED,
                 f"backup centre {step.backup!r} did not confirm",
                 f"no confirmation within {step.timeout:g} s",
             )
         else:
-            failed = _note(
+            failed = TimelineNote(
                 NoteKind.FAILED,
                 f"nobody in group {step.target!r} accepted",
                 f"accept time-out of {step.timeout:g} s, {self._since_start(at)}",
@@ -322,7 +329,7 @@ class EscalationMachine:
         )
         actions: Actions = [
             EscalateToSupervisor(reason),
-            _note(NoteKind.FAILED, "escalated to the supervisor", reason),
+            TimelineNote(NoteKind.FAILED, "escalated to the supervisor", reason),
         ]
         groups = dict.fromkeys(s.target for s in self._route.steps if not isinstance(s, BackupStep))
         for group in groups:
@@ -332,7 +339,7 @@ class EscalationMachine:
             actions += self._close_offer(group)
             actions += self._open_offer(group, now, Strategy.ALL_AT_ONCE)
         actions.append(
-            _note(
+            TimelineNote(
                 NoteKind.TAKEN,
                 f"offered to every group of the route ({', '.join(groups) or 'none'})",
                 "until an operator accepts",
@@ -374,7 +381,7 @@ class EscalationMachine:
         return [
             *actions,
             Offer(offer.group, (member,), offer.mode),
-            _note(
+            TimelineNote(
                 NoteKind.TAKEN,
                 f"offered to {member} of group {offer.group!r}",
                 f"{offer.mode.value}: rings {offer.ring_time:g} s before the next member",
@@ -384,14 +391,16 @@ class EscalationMachine:
     def _on_ring_timeout(self, group: str, at: float) -> Actions:
         offer = self._offers[group]
         member = offer.ringing[0]
-        missed = _note(NoteKind.FAILED, f"{member} did not accept", f"rang {offer.ring_time:g} s")
+        missed = TimelineNote(
+            NoteKind.FAILED, f"{member} did not accept", f"rang {offer.ring_time:g} s"
+        )
         return [missed, *self._ring(offer, at)]
 
     def _group_declined(self, offer: _GroupOffer, now: float) -> Actions:
         del self._offers[offer.group]
         self._timers.pop((TimerKind.RING, offer.group), None)
         actions: Actions = [
-            _note(NoteKind.FAILED, f"every member of group {offer.group!r} declined", "")
+            TimelineNote(NoteKind.FAILED, f"every member of group {offer.group!r} declined", "")
         ]
         if self._offers:
             return actions
@@ -400,7 +409,7 @@ class EscalationMachine:
             return [
                 *actions,
                 EscalateToSupervisor(reason),
-                _note(NoteKind.FAILED, "escalated to the supervisor", reason),
+                TimelineNote(NoteKind.FAILED, "escalated to the supervisor", reason),
             ]
         return actions + self._start_step(self._step + 1, now)
 
@@ -429,7 +438,9 @@ class EscalationMachine:
         self._phase = Phase.ACCEPTED
         how = "" if offered else " (not among the members offered to)"
         actions.append(
-            _note(NoteKind.RESOLVED, f"accepted by {event.member}{how}", self._since_start(now))
+            TimelineNote(
+                NoteKind.RESOLVED, f"accepted by {event.member}{how}", self._since_start(now)
+            )
         )
         self._arm_silence(now)
         return actions
@@ -438,13 +449,13 @@ class EscalationMachine:
         concerned = [o for o in self._offers.values() if event.member in o.order]
         if not concerned:
             return [
-                _note(
+                TimelineNote(
                     NoteKind.SKIPPED,
                     f"decline from {event.member} ignored",
                     "the alarm is not offered to them",
                 )
             ]
-        actions: Actions = [_note(NoteKind.FAILED, f"{event.member} declined", event.reason)]
+        actions: Actions = [TimelineNote(NoteKind.FAILED, f"{event.member} declined", event.reason)]
         for offer in concerned:
             offer.declined.add(event.member)
             if event.member not in offer.ringing:
@@ -460,7 +471,7 @@ class EscalationMachine:
 
     def _on_released(self, event: OperatorReleased, now: float) -> Actions:
         self._timers.pop((TimerKind.SILENCE, ""), None)
-        note = _note(
+        note = TimelineNote(
             NoteKind.FAILED,
             f"released by {event.member}",
             f"{event.reason}; offering again from the first step",
@@ -476,7 +487,7 @@ class EscalationMachine:
         actions = self._cancel_offers()
         self._phase = Phase.WITH_BACKUP
         actions.append(
-            _note(
+            TimelineNote(
                 NoteKind.RESOLVED,
                 f"taken by backup centre {event.centre!r}",
                 self._since_start(now),
@@ -490,7 +501,7 @@ class EscalationMachine:
             raise EscalationProtocolError(
                 f"backup centre {event.centre!r} failed, but the alarm waits for {step.target!r}"
             )
-        note = _note(NoteKind.FAILED, f"backup centre {event.centre!r} failed", event.reason)
+        note = TimelineNote(NoteKind.FAILED, f"backup centre {event.centre!r} failed", event.reason)
         return [note, *self._start_step(self._step + 1, now)]
 
     # --- voice channel ---------------------------------------------------------------------
@@ -501,7 +512,7 @@ class EscalationMachine:
         policy = self._route.callback
         if (TimerKind.CALLBACK, "") in self._timers:
             return [
-                _note(
+                TimelineNote(
                     NoteKind.SKIPPED,
                     "no new callback cycle",
                     f"call dropped ({event.reason}) while callbacks are under way",
@@ -509,14 +520,15 @@ class EscalationMachine:
             ]
         if policy is None:
             return [
-                _note(
+                TimelineNote(
                     NoteKind.SKIPPED,
                     "phone not called back",
                     f"call dropped ({event.reason}); route {self._route.name!r} has no callback",
                 )
             ]
         self._callback_attempt = 0
-        note = _note(
+        self._callback_policy = policy
+        note = TimelineNote(
             NoteKind.TAKEN,
             "calling the phone back",
             f"call dropped ({event.reason}); {policy.attempts} attempts {policy.spacing:g} s apart",
@@ -527,22 +539,22 @@ class EscalationMachine:
         return [note, *self._call_back(now)]
 
     def _call_back(self, now: float) -> Actions:
-        policy = self._route.callback
-        assert policy is not None  # only armed when the route has one
+        policy = self._callback_policy
+        assert policy is not None  # set when the cycle starts
         if self._callback_attempt >= policy.attempts:
             reason = (
                 f"phone unreachable after {policy.attempts} callback attempts "
                 f"{policy.spacing:g} s apart"
             )
             return [
-                _note(NoteKind.FAILED, "callbacks exhausted", reason),
+                TimelineNote(NoteKind.FAILED, "callbacks exhausted", reason),
                 *self._no_response(now, reason),
             ]
         self._callback_attempt += 1
         self._timers[(TimerKind.CALLBACK, "")] = now + policy.spacing
         return [
             CallbackPhone(self._callback_attempt, policy.attempts),
-            _note(
+            TimelineNote(
                 NoteKind.TAKEN,
                 f"callback attempt {self._callback_attempt} of {policy.attempts}",
                 self._since_start(now),
@@ -557,7 +569,9 @@ class EscalationMachine:
             raise EscalationProtocolError(
                 f"callback attempt {event.attempt} failed, but it was never requested"
             )
-        return [_note(NoteKind.FAILED, f"callback attempt {event.attempt} failed", event.reason)]
+        return [
+            TimelineNote(NoteKind.FAILED, f"callback attempt {event.attempt} failed", event.reason)
+        ]
 
     def _on_voice_connected(self, _: VoiceConnected, now: float) -> Actions:
         self._voice_up = True
@@ -568,7 +582,7 @@ class EscalationMachine:
                 if self._callback_attempt
                 else "voice back before the first callback"
             )
-            actions.append(_note(NoteKind.RESOLVED, text, self._since_start(now)))
+            actions.append(TimelineNote(NoteKind.RESOLVED, text, self._since_start(now)))
         self._arm_silence(now)
         return actions
 
@@ -592,7 +606,9 @@ class EscalationMachine:
         if self._no_response_started:
             self._no_response_started = False
             actions.append(
-                _note(NoteKind.RESOLVED, "the agent's voice is heard again", self._since_start(now))
+                TimelineNote(
+                    NoteKind.RESOLVED, "the agent's voice is heard again", self._since_start(now)
+                )
             )
         self._arm_silence(now)
         return actions
@@ -609,7 +625,9 @@ class EscalationMachine:
             why = "the no-response procedure is already running"
         else:
             why = "silence counts only while an operator handles a connected call"
-        return [_note(NoteKind.SKIPPED, f"{event.seconds:g} s without voice not acted on", why)]
+        return [
+            TimelineNote(NoteKind.SKIPPED, f"{event.seconds:g} s without voice not acted on", why)
+        ]
 
     def _on_silence_timer(self, _: str, at: float) -> Actions:
         policy = self._route.no_response
@@ -623,7 +641,7 @@ class EscalationMachine:
         self._timers.pop((TimerKind.SILENCE, ""), None)
         if self._route.no_response is None:
             actions: Actions = [
-                _note(
+                TimelineNote(
                     NoteKind.SKIPPED,
                     "no-response procedure not started",
                     f"{reason}; route {self._route.name!r} has none",
@@ -632,7 +650,7 @@ class EscalationMachine:
         else:
             actions = [
                 StartNoResponseProcedure(reason),
-                _note(NoteKind.TAKEN, "no-response procedure started", reason),
+                TimelineNote(NoteKind.TAKEN, "no-response procedure started", reason),
             ]
         return actions + self._fire(Trigger.NO_RESPONSE, now, reason)
 
@@ -647,7 +665,7 @@ class EscalationMachine:
             if decision.route.name != self._route.name:
                 actions += self._cancel_offers()
                 actions.append(
-                    _note(
+                    TimelineNote(
                         NoteKind.TAKEN,
                         f"re-routed from {self._route.name!r} to {decision.route.name!r}",
                         f"cue {event.cue!r} detected before anyone accepted",
@@ -667,7 +685,7 @@ class EscalationMachine:
         trigger = OUTCOME_TRIGGERS[event.outcome]
         if trigger is None:
             return [
-                _note(
+                TimelineNote(
                     NoteKind.SKIPPED,
                     "managers not informed",
                     f"outcome {event.outcome.value} informs nobody",
@@ -682,7 +700,7 @@ class EscalationMachine:
         self._phase = Phase.CLOSED
         running = [t.value for t, c in self._chains.items() if not c.done]
         after = f"; still informing managers of: {', '.join(running)}" if running else ""
-        actions.append(_note(NoteKind.TAKEN, "escalation stopped", f"alarm closed{after}"))
+        actions.append(TimelineNote(NoteKind.TAKEN, "escalation stopped", f"alarm closed{after}"))
         return actions
 
     # --- manager chains --------------------------------------------------------------------
@@ -691,18 +709,20 @@ class EscalationMachine:
         notify = self._route.triggers.get(trigger)
         if notify is None:
             return [
-                _note(
+                TimelineNote(
                     NoteKind.SKIPPED,
                     f"managers not informed of {trigger.value}",
                     f"{why}; route {self._route.name!r} informs nobody",
                 )
             ]
         if trigger in self._chains:
-            return [_note(NoteKind.SKIPPED, f"managers already informed of {trigger.value}", why)]
+            return [
+                TimelineNote(NoteKind.SKIPPED, f"managers already informed of {trigger.value}", why)
+            ]
         message = notify.message.format_map(self._message_fields())
         chain = _Chain(trigger, notify.notify, message)
         self._chains[trigger] = chain
-        note = _note(
+        note = TimelineNote(
             NoteKind.TAKEN,
             f"informing contact list {notify.notify!r} of {trigger.value}",
             why,
@@ -744,7 +764,7 @@ class EscalationMachine:
             unavailable = contact_availability(self._plans, contact, self._wall(now))
             if unavailable is not None:
                 actions.append(
-                    _note(
+                    TimelineNote(
                         NoteKind.SKIPPED,
                         f"{contact.name} not informed of {chain.trigger.value}",
                         unavailable,
@@ -768,7 +788,7 @@ class EscalationMachine:
         used = ", ".join(a.channel.value for a in actions if isinstance(a, NotifyManager))
         role = f" ({contact.role})" if contact.role else ""
         actions.append(
-            _note(
+            TimelineNote(
                 NoteKind.TAKEN,
                 f"informing {contact.name}{role} of {chain.trigger.value} by {used}",
                 f"round {chain.round} of {rounds}; acknowledge within {timeout:g} s",
@@ -780,7 +800,7 @@ class EscalationMachine:
         chain.done = True
         return [
             EscalateToSupervisor(reason),
-            _note(NoteKind.FAILED, "escalated to the supervisor", reason),
+            TimelineNote(NoteKind.FAILED, "escalated to the supervisor", reason),
         ]
 
     def _chain_for(self, trigger: Trigger, contact: str) -> _Chain:
@@ -803,7 +823,7 @@ class EscalationMachine:
         contact = self._current_contact(chain)
         assert contact is not None  # the timer is dropped when the chain ends
         ack_timeout = self._plans.contact_lists[chain.contact_list].ack_timeout
-        note = _note(
+        note = TimelineNote(
             NoteKind.FAILED,
             f"{contact.name} did not acknowledge {chain.trigger.value}",
             f"no acknowledgement within {ack_timeout:g} s",
@@ -814,15 +834,17 @@ class EscalationMachine:
         chain = self._chain_for(event.trigger, event.contact)
         what = f"{event.trigger.value} acknowledged by {event.contact}"
         if chain.done:
-            return [_note(NoteKind.RESOLVED, what, "after the chain had ended")]
+            return [TimelineNote(NoteKind.RESOLVED, what, "after the chain had ended")]
         chain.done = True
         self._timers.pop((TimerKind.ACK, chain.trigger.value), None)
-        return [_note(NoteKind.RESOLVED, what, f"round {chain.round}, {self._since_start(now)}")]
+        return [
+            TimelineNote(NoteKind.RESOLVED, what, f"round {chain.round}, {self._since_start(now)}")
+        ]
 
     def _on_manager_failed(self, event: ManagerFailed, now: float) -> Actions:
         chain = self._chain_for(event.trigger, event.contact)
         actions: Actions = [
-            _note(
+            TimelineNote(
                 NoteKind.FAILED,
                 f"{event.channel.value} to {event.contact} failed",
                 event.reason,
@@ -839,10 +861,6 @@ class EscalationMachine:
             self._timers.pop((TimerKind.ACK, chain.trigger.value), None)
             actions += self._next_contact(chain, now)
         return actions
-
-
-def _note(kind: NoteKind, text: str, reason: str) -> TimelineNote:
-    return TimelineNote(kind, text, reason)
 
 
 _Handler = Callable[[EscalationMachine, Any, float], Actions]

@@ -740,3 +740,12 @@ def test_random_sequences_keep_the_safety_properties(
             assert of(batch, TimelineNote), batch
         if pilot:
             assert of(batch, ForwardToBackup) == []
+
+
+def test_callbacks_under_way_survive_a_reroute_to_a_route_without_them() -> None:
+    m = make()
+    m.handle(CallDropped(), 101.0)
+    m.handle(CueDetected("distress"), 102.0)  # 'distress' has no callback policy
+    assert m.route.name == "distress"
+    actions = m.handle_timeout(121.0)
+    assert of(actions, CallbackPhone) == [CallbackPhone(2, 3)]
