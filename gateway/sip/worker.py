@@ -73,9 +73,11 @@ def _pj_error(exc: pj.Error) -> str:
     return f"{getattr(exc, 'title', '')}: {getattr(exc, 'reason', '')}".strip(": ")
 
 
-def _op(code: int) -> pj.CallOpParam:
+def _op(code: int, reason: str = "") -> pj.CallOpParam:
     prm = pj.CallOpParam()
     prm.statusCode = code
+    if reason:
+        prm.reason = reason
     return prm
 
 
@@ -345,7 +347,7 @@ class Worker:
         elif isinstance(message, AnswerCall):
             self._decide(message.call_id, 200)
         elif isinstance(message, RejectCall):
-            self._decide(message.call_id, message.code)
+            self._decide(message.call_id, message.code, message.reason)
         elif isinstance(message, MakeCall):
             self._make_call(message)
         elif isinstance(message, SetMode):
@@ -360,7 +362,7 @@ class Worker:
         else:
             self._send(CommandFailed("", f"unexpected {type(message).__name__}"))
 
-    def _decide(self, call_id: str, code: int) -> None:
+    def _decide(self, call_id: str, code: int, reason: str = "") -> None:
         call = self.calls.get(call_id)
         if call is None or call.ended or not call.incoming or call.answered:
             self._send(CommandFailed(call_id, "no incoming call waiting for a decision"))
@@ -369,7 +371,7 @@ class Worker:
             if code == 200:
                 call.answer(_op(200))
             else:
-                call.hangup(_op(code))
+                call.hangup(_op(code, reason))
         except pj.Error as exc:
             self._send(CommandFailed(call_id, _pj_error(exc)))
 

@@ -135,9 +135,11 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
     return Speech(ulaw, to_samples(resample(pcm8k, 8000, TAP_RATE)), len(pcm8k) / 16000)
 
 
-def match(reference: Samples, received: bytes, max_lag_s: float = 2.0) -> tuple[float, float]:
+def match(
+    reference: Samples, received: bytes | bytearray, max_lag_s: float = 2.0
+) -> tuple[float, float]:
     """(delay in seconds, normalised correlation) of ``received`` against ``reference``."""
-    lag, corr = best_lag(reference, to_samples(received), int(max_lag_s * TAP_RATE))
+    lag, corr = best_lag(reference, to_samples(bytes(received)), int(max_lag_s * TAP_RATE))
     return lag / TAP_RATE, corr
 
 
@@ -231,3 +233,65 @@ async def stream_audio(
     for index, offset in enumerate(range(0, len(pcm) - size + 1, size)):
         supervisor.send_audio(call_id, pcm[offset : offset + size], rate)
         await asyncio.sleep(max(0.0, start + (index + 1) * 0.02 - loop.time()))
+
+
+class SipProbe:
+    """A bare UDP socket speaking hand-written SIP, to send what no real phone would."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setblocking(False)
+        self.port = int(self.sock.getsockname()[1])
+        self._branches = itertools.count(1)
+
+    def invite(
+        self, target: int, *, codecs: str = "0 8", drop: tuple[str, ...] = (), extra: str = ""
+    ) -> bytes:
+        branch = next(self._branches)
+        body = (
+            "v=0\r\no=probe 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            f"m=audio {free_udp_port()} RTP/AVP {codecs}\r\n"
+        )
+        headers = [
+            ("Via", f"SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bKprobe{branch}"),
+            ("From", f"<sip:probe@127.0.0.1:{self.port}>;tag=p{branch}"),
+            ("To", f"<sip:gateway@127.0.0.1:{target}>"),
+            ("Call-ID", f"probe-{branch}-{self.port}@127.0.0.1"),
+            ("CSeq", "1 INVITE"),
+            ("Contact", f"<sip:probe@127.0.0.1:{self.port}>"),
+            ("Max-Forwards", "70"),
+            ("Content-Type", "application/sdp"),
+        ]
+        lines = [f"{name}: {value}\r\n" for name, value in headers if name not in drop]
+        return (
+            f"INVITE sip:gateway@127.0.0.1:{target} SIP/2.0\r\n"
+            + "".join(lines)
+            + extra
+            + f"Content-Length: {len(body)}\r\n\r\n{body}"
+        ).encode()
+
+    async def exchange(self, target: int, data: bytes, listen: float = 1.0) -> list[str]:
+        """Send ``data``; return the status line of every response within ``listen`` s."""
+        self.sock.sendto(data, ("127.0.0.1", target))
+        loop = asyncio.get_running_loop()
+        end = loop.time() + listen
+        statuses: list[str] = []
+        while loop.time() < end:
+            try:
+                packet = self.sock.recv(65535)
+            except BlockingIOError:
+                await asyncio.sleep(0.01)
+                continue
+            statuses.append(packet.split(b"\r\n", 1)[0].decode(errors="replace"))
+        return statuses
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def probe() -> Iterator[SipProbe]:
+    sip = SipProbe()
+    yield sip
+    sip.close()
