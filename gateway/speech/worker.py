@@ -23,6 +23,7 @@ from gateway.speech.cues import AcousticCueDetector, CueConfig
 from gateway.speech.errors import ModelError
 from gateway.speech.events import AnalysisDegraded, AudioProgress, SignalEvent
 from gateway.speech.stt import (
+    VOSK_HINT,
     WHISPER_HINT,
     Boundary,
     SttKind,
@@ -81,9 +82,9 @@ class ModelCache:
         if cfg.stt is SttKind.WHISPER and language == "en":
             return embedded_whisper_path()
         raise ModelError(
-            f"<no {cfg.stt.value} model for {language!r}>",
+            None,
             f"no {cfg.stt.value} model is configured for language {language!r}",
-            "Configure one (see models/README.md).",
+            WHISPER_HINT if cfg.stt is SttKind.WHISPER else VOSK_HINT,
         )
 
     def stream(self, language: str) -> TranscriptStream:
