@@ -226,8 +226,8 @@ Command = OpenCall | CallAudio | CloseCall | Shutdown
 Reply = WorkerReady | CallEvents | CallClosed
 
 
-class _Worker:
-    """State of one worker process: its models and its calls."""
+class CallWorker:
+    """What one worker process holds: its models and its calls; handles one command at a time."""
 
     def __init__(self, config: EngineConfig, outbox: Connection) -> None:
         self.cache = ModelCache(config)
@@ -290,7 +290,7 @@ class _Worker:
 
 def run_worker(config: EngineConfig, inbox: Queue[Command], outbox: Connection) -> None:
     """Entry point of a worker process: preload models, then serve commands until Shutdown."""
-    worker = _Worker(config, outbox)
+    worker = CallWorker(config, outbox)
     outbox.send(WorkerReady(worker.preload()))
     while True:
         command = inbox.get()
