@@ -196,6 +196,13 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": {"description": "OpenAPI 3.1"}},
+                }
+            },
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics",

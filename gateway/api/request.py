@@ -42,7 +42,7 @@ async def parse_json(request: web.Request, model: type[M]) -> M:
         )
     body = await read_body(request)
     try:
-        data = json.loads(body)
+        data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise BadJson("request body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:

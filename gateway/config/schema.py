@@ -36,8 +36,8 @@ class DatabaseSection(Section):
     @field_validator("url")
     @classmethod
     def _known_backend(cls, value: str) -> str:
-        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("expected a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        if value and not value.startswith(("sqlite:///", "postgresql+psycopg://")):
+            raise ValueError("expected a sqlite:/// or postgresql+psycopg:// URL")
         return value
 
 
@@ -62,4 +62,4 @@ class Settings(Section):
     def database_url(self) -> str:
         if self.database.url:
             return self.database.url
-        return f"sqlite+aiosqlite:///{self.gateway.data_dir / 'gateway.sqlite3'}"
+        return f"sqlite:///{self.gateway.data_dir / 'gateway.sqlite3'}"

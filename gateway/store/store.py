@@ -1,21 +1,32 @@
 """The async store: every alarm change, its timeline entry and its outbox event in one transaction.
 
 The pure alarm machine decides; this module only loads state, asks the machine,
-and persists what it returned. SQLite (default) and PostgreSQL share the code;
-SQLite has one writer at a time, so writes are serialised in-process.
+and persists what it returned. SQLite (default) and PostgreSQL share the code.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Row, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gateway.alarm.events import AlarmEvent, Position, Raised
 from gateway.alarm.machine import AlarmMachine, TimelineEntry, Transition
@@ -27,36 +38,62 @@ from gateway.store.errors import Conflict, NotFound
 from gateway.store.records import AlarmRecord, Device, NewAlarm, Role, User
 from gateway.store.schema import alarms, devices, outbox, sessions, timeline, users
 
+T = TypeVar("T")
+DEVICE_CACHE_SECONDS = 5.0
+DEVICE_CACHE_SIZE = 100_000
+
 
 class Store:
-    """Async access to the gateway's database. Create with :meth:`open`."""
+    """Access to the gateway's database. Create with :meth:`open`.
 
-    def __init__(self, engine: AsyncEngine, reference_base: str) -> None:
+    Each public method is one transaction run whole in a worker thread, so the
+    event loop pays one thread hop per operation, not one per statement. SQLite
+    has one writer at a time, so writes go through a single writer thread.
+    """
+
+    def __init__(self, engine: Engine, reference_base: str) -> None:
         self._engine = engine
         self._reference_base = reference_base.rstrip("/")
-        self._sqlite = engine.dialect.name == "sqlite"
-        self._write_lock = asyncio.Lock()
+        sqlite = engine.dialect.name == "sqlite"
+        self._writer = ThreadPoolExecutor(1 if sqlite else 8, thread_name_prefix="store-write")
+        self._readers = ThreadPoolExecutor(4, thread_name_prefix="store-read")
+        # token hash -> (device, monotonic expiry): every alarm request authenticates its device
+        self._device_cache: dict[str, tuple[Device, float]] = {}
 
     @classmethod
     async def open(
         cls, url: str, *, reference_base: str, sqlite_synchronous: str = "full"
     ) -> Store:
         """Connect and migrate to the current schema."""
-        engine = create_async_engine(url)
+        engine = create_engine(url, pool_size=8, max_overflow=4, pool_pre_ping=True)
         if engine.dialect.name == "sqlite":
             _tune_sqlite(engine, sqlite_synchronous)
-        async with engine.begin() as conn:
-            await conn.run_sync(migrate.upgrade)
+
+        def upgrade() -> None:
+            with engine.begin() as conn:
+                migrate.upgrade(conn)
+
+        await asyncio.to_thread(upgrade)
         return cls(engine, reference_base)
 
     async def close(self) -> None:
-        await self._engine.dispose()
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self._engine.dispose()
 
-    @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
-        lock = self._write_lock if self._sqlite else contextlib.nullcontext()
-        async with lock, self._engine.begin() as conn:
-            yield conn
+    async def _write(self, work: Callable[[Connection], T]) -> T:
+        def run() -> T:
+            with self._engine.begin() as conn:
+                return work(conn)
+
+        return await asyncio.get_running_loop().run_in_executor(self._writer, run)
+
+    async def _read(self, work: Callable[[Connection], T]) -> T:
+        def run() -> T:
+            with self._engine.connect() as conn:
+                return work(conn)
+
+        return await asyncio.get_running_loop().run_in_executor(self._readers, run)
 
     # --- devices and users ---------------------------------------------------------
 
@@ -69,61 +106,55 @@ class Store:
         sip_uri: str | None = None,
         label: str | None = None,
     ) -> None:
+        values = dict(
+            id=device_id, token_hash=token_hash, sip_uri=sip_uri, label=label, created_at=now
+        )
         try:
-            async with self._write() as conn:
-                await conn.execute(
-                    insert(devices).values(
-                        id=device_id,
-                        token_hash=token_hash,
-                        sip_uri=sip_uri,
-                        label=label,
-                        created_at=now,
-                    )
-                )
+            await self._write(lambda conn: conn.execute(insert(devices).values(**values)))
         except IntegrityError:
             raise Conflict(f"device {device_id!r} or its SIP URI is already registered") from None
 
     async def device_by_token_hash(self, token_hash: str) -> Device | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(select(devices).where(devices.c.token_hash == token_hash))
-            ).first()
-        return None if row is None else _device(row)
+        """The device holding this token; cached a few seconds (a revocation takes that long)."""
+        cached = self._device_cache.get(token_hash)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        query = select(devices).where(devices.c.token_hash == token_hash)
+        row = await self._read(lambda conn: conn.execute(query).first())
+        if row is None:
+            return None
+        device = _device(row)
+        if len(self._device_cache) >= DEVICE_CACHE_SIZE:
+            self._device_cache.clear()
+        self._device_cache[token_hash] = (device, time.monotonic() + DEVICE_CACHE_SECONDS)
+        return device
 
     async def device_by_sip_uri(self, sip_uri: str) -> Device | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(select(devices).where(devices.c.sip_uri == sip_uri))).first()
+        query = select(devices).where(devices.c.sip_uri == sip_uri)
+        row = await self._read(lambda conn: conn.execute(query).first())
         return None if row is None else _device(row)
 
     async def add_user(self, name: str, role: Role, password_hash: str, now: datetime) -> None:
+        statement = insert(users).values(
+            name=name, role=role.value, password_hash=password_hash, created_at=now
+        )
         try:
-            async with self._write() as conn:
-                await conn.execute(
-                    insert(users).values(
-                        name=name, role=role.value, password_hash=password_hash, created_at=now
-                    )
-                )
+            await self._write(lambda conn: conn.execute(statement))
         except IntegrityError:
             raise Conflict(f"user {name!r} already exists") from None
 
     async def user_by_name(self, name: str) -> User | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(users).where(users.c.name == name, users.c.disabled_at.is_(None))
-                )
-            ).first()
+        query = select(users).where(users.c.name == name, users.c.disabled_at.is_(None))
+        row = await self._read(lambda conn: conn.execute(query).first())
         return None if row is None else _user(row)
 
     async def add_session(
         self, token_hash: str, user_id: int, now: datetime, expires_at: datetime
     ) -> None:
-        async with self._write() as conn:
-            await conn.execute(
-                insert(sessions).values(
-                    token_hash=token_hash, user_id=user_id, created_at=now, expires_at=expires_at
-                )
-            )
+        statement = insert(sessions).values(
+            token_hash=token_hash, user_id=user_id, created_at=now, expires_at=expires_at
+        )
+        await self._write(lambda conn: conn.execute(statement))
 
     async def session_user(self, token_hash: str, now: datetime) -> User | None:
         query = (
@@ -135,13 +166,12 @@ class Store:
                 users.c.disabled_at.is_(None),
             )
         )
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(query)).first()
+        row = await self._read(lambda conn: conn.execute(query).first())
         return None if row is None else _user(row)
 
     async def delete_session(self, token_hash: str) -> None:
-        async with self._write() as conn:
-            await conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
+        statement = delete(sessions).where(sessions.c.token_hash == token_hash)
+        await self._write(lambda conn: conn.execute(statement))
 
     # --- alarms --------------------------------------------------------------------
 
@@ -150,10 +180,6 @@ class Store:
 
         Returns (alarm, created). Raises Conflict if the key was used for another request.
         """
-        if new.idempotency_key is not None:
-            existing = await self._by_idempotency_key(new)
-            if existing is not None:
-                return existing, False
         alarm_id = new_alarm_id(int(now.timestamp() * 1000))
         machine = AlarmMachine()
         transition = machine.handle(
@@ -161,53 +187,70 @@ class Store:
             now,
             f"device:{new.device_id}",
         )
+        record = AlarmRecord(
+            id=alarm_id,
+            device_id=new.device_id,
+            alarm_type=new.alarm_type,
+            state=machine.state,
+            outcome=None,
+            handler=None,
+            channel=new.channel,
+            occurred_at=new.occurred_at,
+            received_at=now,
+            updated_at=now,
+            closed_at=None,
+            position=new.position,
+            battery_pct=new.battery_pct,
+            timeline=(transition.entry,),
+        )
         position = new.position
+
+        def write(conn: Connection) -> None:
+            conn.execute(
+                insert(alarms).values(
+                    id=alarm_id,
+                    device_id=new.device_id,
+                    type=new.alarm_type.value,
+                    state=machine.state.value,
+                    channel=new.channel,
+                    occurred_at=new.occurred_at,
+                    received_at=now,
+                    updated_at=now,
+                    lat=position.lat if position else None,
+                    lon=position.lon if position else None,
+                    accuracy_m=position.accuracy_m if position else None,
+                    battery_pct=new.battery_pct,
+                    idempotency_key=new.idempotency_key,
+                    request_hash=new.request_hash,
+                )
+            )
+            self._persist(conn, record, transition, seq=1, occurred_at=new.occurred_at)
+
         try:
-            async with self._write() as conn:
-                await conn.execute(
-                    insert(alarms).values(
-                        id=alarm_id,
-                        device_id=new.device_id,
-                        type=new.alarm_type.value,
-                        state=machine.state.value,
-                        channel=new.channel,
-                        occurred_at=new.occurred_at,
-                        received_at=now,
-                        updated_at=now,
-                        lat=position.lat if position else None,
-                        lon=position.lon if position else None,
-                        accuracy_m=position.accuracy_m if position else None,
-                        battery_pct=new.battery_pct,
-                        idempotency_key=new.idempotency_key,
-                        request_hash=new.request_hash,
-                    )
-                )
-                record = await self._persist(
-                    conn, alarm_id, transition, occurred_at=new.occurred_at
-                )
+            await self._write(write)
         except IntegrityError:
-            # a concurrent retry with the same key won the race: answer with its alarm
-            existing = await self._by_idempotency_key(new)
+            # the idempotency key is known (a retry): answer with the first alarm
+            existing = await self._by_idempotency_key(new) if new.idempotency_key else None
             if existing is None:
                 raise
             return existing, False
         return record, True
 
     async def _by_idempotency_key(self, new: NewAlarm) -> AlarmRecord | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(alarms).where(
-                        alarms.c.device_id == new.device_id,
-                        alarms.c.idempotency_key == new.idempotency_key,
-                    )
+        def read(conn: Connection) -> AlarmRecord | None:
+            row = conn.execute(
+                select(alarms).where(
+                    alarms.c.device_id == new.device_id,
+                    alarms.c.idempotency_key == new.idempotency_key,
                 )
             ).first()
             if row is None:
                 return None
             if row.request_hash != new.request_hash:
                 raise Conflict("Idempotency-Key was already used for a different alarm request")
-            return await self._load(conn, row.id)
+            return _load(conn, row.id)
+
+        return await self._read(read)
 
     async def apply(
         self, alarm_id: str, alarm_event: AlarmEvent, actor: str, now: datetime
@@ -216,9 +259,10 @@ class Store:
 
         Raises NotFound, or AlarmProtocolError (nothing written) if the machine refuses.
         """
-        async with self._write() as conn:
-            row = (
-                await conn.execute(select(alarms).where(alarms.c.id == alarm_id).with_for_update())
+
+        def write(conn: Connection) -> AlarmRecord:
+            row = conn.execute(
+                select(alarms).where(alarms.c.id == alarm_id).with_for_update()
             ).first()
             if row is None:
                 raise NotFound(f"no alarm {alarm_id!r}")
@@ -242,16 +286,32 @@ class Store:
                 changes.update(
                     lat=position["lat"], lon=position["lon"], accuracy_m=position.get("accuracy_m")
                 )
-            await conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(**changes))
-            return await self._persist(conn, alarm_id, transition, occurred_at=now)
+            conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(**changes))
+            record = _load(conn, alarm_id)
+            assert record is not None, "alarm row locked in this transaction"
+            seq = conn.execute(
+                select(func.coalesce(func.max(outbox.c.seq), 0)).where(
+                    outbox.c.alarm_id == alarm_id
+                )
+            ).scalar_one()
+            self._persist(conn, record, transition, seq=seq + 1, occurred_at=now)
+            return replace(record, timeline=(*record.timeline, transition.entry))
 
-    async def _persist(
-        self, conn: AsyncConnection, alarm_id: str, transition: Transition, occurred_at: datetime
-    ) -> AlarmRecord:
+        return await self._write(write)
+
+    def _persist(
+        self,
+        conn: Connection,
+        record: AlarmRecord,
+        transition: Transition,
+        *,
+        seq: int,
+        occurred_at: datetime,
+    ) -> None:
         entry = transition.entry
-        await conn.execute(
+        conn.execute(
             insert(timeline).values(
-                alarm_id=alarm_id,
+                alarm_id=record.id,
                 at=entry.at,
                 actor=entry.actor,
                 kind=entry.kind,
@@ -259,43 +319,21 @@ class Store:
                 data=dict(entry.data),
             )
         )
-        record = await self._load(conn, alarm_id)
-        assert record is not None, "alarm row written in this transaction"
         if transition.outbox is not None:
-            seq = (
-                await conn.execute(
-                    select(func.coalesce(func.max(outbox.c.seq), 0)).where(
-                        outbox.c.alarm_id == alarm_id
-                    )
-                )
-            ).scalar_one() + 1
-            await conn.execute(
+            conn.execute(
                 insert(outbox).values(
-                    alarm_id=alarm_id,
+                    alarm_id=record.id,
                     seq=seq,
                     kind=transition.outbox.value,
                     occurred_at=occurred_at,
                     payload=_payload(record, entry),
                     created_at=entry.at,
-                    reference_url=f"{self._reference_base}/alarms/{alarm_id}",
+                    reference_url=f"{self._reference_base}/alarms/{record.id}",
                 )
             )
-        return record
 
     async def get_alarm(self, alarm_id: str) -> AlarmRecord | None:
-        async with self._engine.connect() as conn:
-            return await self._load(conn, alarm_id)
-
-    async def _load(self, conn: AsyncConnection, alarm_id: str) -> AlarmRecord | None:
-        row = (await conn.execute(select(alarms).where(alarms.c.id == alarm_id))).first()
-        if row is None:
-            return None
-        entries = (
-            await conn.execute(
-                select(timeline).where(timeline.c.alarm_id == alarm_id).order_by(timeline.c.id)
-            )
-        ).all()
-        return _alarm(row, tuple(_entry(e) for e in entries))
+        return await self._read(lambda conn: _load(conn, alarm_id))
 
     async def list_alarms(
         self,
@@ -310,8 +348,7 @@ class Store:
             query = query.where(alarms.c.state.in_([s.value for s in states]))
         if received_before is not None:
             query = query.where(alarms.c.received_at < received_before)
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query.limit(limit))).all()
+        rows = await self._read(lambda conn: conn.execute(query.limit(limit)).all())
         return [_alarm(row, ()) for row in rows]
 
     async def count_open_alarms(self) -> int:
@@ -320,15 +357,13 @@ class Store:
             .select_from(alarms)
             .where(alarms.c.state != AlarmState.CLOSED.value)
         )
-        async with self._engine.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
+        return int(await self._read(lambda conn: conn.execute(query).scalar_one()))
 
     # --- outbox --------------------------------------------------------------------
 
     async def outbox_after(self, last_id: int, limit: int = 100) -> list[OutboxEvent]:
         query = select(outbox).where(outbox.c.id > last_id).order_by(outbox.c.id).limit(limit)
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._read(lambda conn: conn.execute(query).all())
         return [
             OutboxEvent(
                 id=row.id,
@@ -343,8 +378,18 @@ class Store:
         ]
 
 
-def _tune_sqlite(engine: AsyncEngine, synchronous: str) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _load(conn: Connection, alarm_id: str) -> AlarmRecord | None:
+    row = conn.execute(select(alarms).where(alarms.c.id == alarm_id)).first()
+    if row is None:
+        return None
+    entries = conn.execute(
+        select(timeline).where(timeline.c.alarm_id == alarm_id).order_by(timeline.c.id)
+    ).all()
+    return _alarm(row, tuple(_entry(e) for e in entries))
+
+
+def _tune_sqlite(engine: Engine, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")

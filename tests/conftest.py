@@ -1,0 +1,72 @@
+"""Fixtures shared by the whole suite: settings in a temporary directory, an app, credentials."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from gateway.api.keys import STORE
+from gateway.app import make_app
+from gateway.auth import hash_password, token_hash
+from gateway.config.schema import GatewaySection, Settings
+from gateway.store.records import Role
+
+Client = TestClient[web.Request, web.Application]
+AiohttpClient = Callable[..., Awaitable[Client]]
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (loopback only)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(gateway=GatewaySection(data_dir=tmp_path / "data"))
+
+
+@dataclass
+class Api:
+    """A running app with one device and one user of each role."""
+
+    client: Client
+    device_token: str
+    other_device_token: str
+    sessions: dict[Role, str]
+
+    def device(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.device_token}"}
+
+    def staff(self, role: Role = Role.OPERATOR) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.sessions[role]}"}
+
+
+@pytest.fixture
+async def api(settings: Settings, aiohttp_client: AiohttpClient) -> AsyncIterator[Api]:
+    app = make_app(settings)
+    client: Client = await aiohttp_client(app)
+    store = app[STORE]
+    now = datetime.now(UTC)
+    await store.add_device("phone-1", token_hash("device-token-1"), now, sip_uri="sip:p1@127.0.0.1")
+    await store.add_device("phone-2", token_hash("device-token-2"), now)
+    sessions = {}
+    hashed = hash_password(PASSWORD)
+    for role in Role:
+        await store.add_user(f"{role.value}-1", role, hashed, now)
+        answer = await client.post(
+            "/api/v1/sessions", json={"name": f"{role.value}-1", "password": PASSWORD}
+        )
+        assert answer.status == 201, await answer.text()
+        sessions[role] = (await answer.json())["token"]
+    client.session.cookie_jar.clear()  # tests choose their credentials explicitly
+    yield Api(client, "device-token-1", "device-token-2", sessions)

@@ -1,0 +1,129 @@
+"""The store: migrations, atomic alarm changes with their timeline and outbox events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.exc import StatementError
+
+from gateway.alarm.events import Accepted, Closed, Position
+from gateway.alarm.machine import AlarmProtocolError
+from gateway.alarm.types import AlarmState, AlarmType, Outcome
+from gateway.outbox.events import EventKind
+from gateway.store import migrate
+from gateway.store.errors import Conflict, NotFound
+from gateway.store.records import NewAlarm, Role
+from gateway.store.store import Store
+
+NOW = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(
+        f"sqlite:///{tmp_path / 'db.sqlite3'}", reference_base="https://gw.example/"
+    )
+    await opened.add_device("phone-1", "a" * 64, NOW, sip_uri="sip:p1@example.org")
+    yield opened
+    await opened.close()
+
+
+def new_alarm(key: str | None = None, request_hash: str = "h") -> NewAlarm:
+    return NewAlarm(
+        "phone-1",
+        AlarmType.SOS,
+        NOW - timedelta(seconds=2),
+        Position(45.0, 4.8, 9.0),
+        80,
+        "http",
+        key,
+        request_hash,
+    )
+
+
+def test_migrations_produce_exactly_the_declared_schema(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    with engine.begin() as conn:
+        migrate.upgrade(conn)
+        migrate.upgrade(conn)  # idempotent: a restart must not fail
+        assert migrate.drift(conn) == []
+    engine.dispose()
+
+
+async def test_raise_writes_alarm_timeline_and_outbox_together(store: Store) -> None:
+    alarm, created = await store.raise_alarm(new_alarm(), NOW)
+    assert created
+    assert alarm.state is AlarmState.RECEIVED
+    assert [e.kind for e in alarm.timeline] == ["raised"]
+    [event] = await store.outbox_after(0)
+    assert event.kind is EventKind.ALARM_RAISED
+    assert event.seq == 1
+    assert event.occurred_at == NOW - timedelta(seconds=2)
+    assert event.reference_url == f"https://gw.example/alarms/{alarm.id}"
+    assert event.payload["account"] == "phone-1"
+    assert event.payload["lat"] == 45.0
+
+
+async def test_idempotency_key_returns_the_first_alarm(store: Store) -> None:
+    first, _ = await store.raise_alarm(new_alarm("k1"), NOW)
+    again, created = await store.raise_alarm(new_alarm("k1"), NOW + timedelta(seconds=3))
+    assert not created
+    assert again == first
+    with pytest.raises(Conflict):
+        await store.raise_alarm(new_alarm("k1", request_hash="other"), NOW)
+    assert len(await store.list_alarms()) == 1
+
+
+async def test_refused_event_writes_nothing(store: Store) -> None:
+    alarm, _ = await store.raise_alarm(new_alarm(), NOW)
+    await store.apply(alarm.id, Closed(Outcome.FALSE_ALARM), "alice", NOW)
+    with pytest.raises(AlarmProtocolError):
+        await store.apply(alarm.id, Accepted("bob"), "bob", NOW)
+    reloaded = await store.get_alarm(alarm.id)
+    assert reloaded is not None
+    assert [e.kind for e in reloaded.timeline] == ["raised", "closed"]
+    assert [e.seq for e in await store.outbox_after(0)] == [1, 2]
+    assert reloaded.closed_at == NOW
+    assert reloaded.outcome is Outcome.FALSE_ALARM
+
+
+async def test_apply_unknown_alarm(store: Store) -> None:
+    with pytest.raises(NotFound, match="no alarm 'x'"):
+        await store.apply("x", Accepted("bob"), "bob", NOW)
+
+
+async def test_outbox_sequence_is_per_alarm(store: Store) -> None:
+    one, _ = await store.raise_alarm(new_alarm(), NOW)
+    two, _ = await store.raise_alarm(new_alarm(), NOW)
+    await store.apply(one.id, Accepted("alice"), "alice", NOW)
+    events = await store.outbox_after(0)
+    assert [(e.alarm_id, e.seq) for e in events] == [(one.id, 1), (two.id, 1), (one.id, 2)]
+    assert [e.id for e in events] == sorted(e.id for e in events)
+
+
+async def test_devices_users_sessions(store: Store) -> None:
+    device = await store.device_by_token_hash("a" * 64)
+    assert device is not None
+    assert device.id == "phone-1"
+    assert await store.device_by_sip_uri("sip:p1@example.org") == device
+    with pytest.raises(Conflict):
+        await store.add_device("phone-1", "b" * 64, NOW)
+    await store.add_user("alice", Role.SUPERVISOR, "hash", NOW)
+    with pytest.raises(Conflict):
+        await store.add_user("alice", Role.OPERATOR, "hash", NOW)
+    user = await store.user_by_name("alice")
+    assert user is not None
+    await store.add_session("s" * 64, user.id, NOW, NOW + timedelta(hours=1))
+    assert await store.session_user("s" * 64, NOW) == user
+    assert await store.session_user("s" * 64, NOW + timedelta(hours=2)) is None
+    await store.delete_session("s" * 64)
+    assert await store.session_user("s" * 64, NOW) is None
+
+
+async def test_naive_datetimes_are_refused(store: Store) -> None:
+    with pytest.raises(StatementError, match="naive datetime"):
+        await store.add_device("phone-9", "c" * 64, datetime(2026, 1, 1))

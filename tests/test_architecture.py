@@ -1,0 +1,47 @@
+"""The sans-I/O boundary, enforced: pure modules import no I/O library.
+
+Decision logic (alarm machine, DC-09 codec, dialplan evaluation, speech
+analysis) must be testable without sockets, event loops or databases.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent / "gateway"
+IO_MODULES = {
+    "asyncio", "socket", "aiohttp", "sqlalchemy", "alembic", "pjsua2", "aiortc", "av",
+    "subprocess", "threading", "concurrent", "multiprocessing", "selectors", "ssl",
+}
+PURE = [
+    "alarm",
+    "outbox/events.py",
+    "config/errors.py",
+    "ids.py",
+]
+
+
+def pure_files() -> list[Path]:
+    files: list[Path] = []
+    for entry in PURE:
+        path = ROOT / entry
+        files.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
+    return files
+
+
+def imported_roots(path: Path) -> set[str]:
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("path", pure_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_pure_module_imports_no_io(path: Path) -> None:
+    assert imported_roots(path) & IO_MODULES == set()
