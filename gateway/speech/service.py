@@ -115,6 +115,11 @@ class SpeechService:
     def available(self) -> bool:
         return self.unavailable_reason is None
 
+    @property
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers, for health checks and metrics."""
+        return [w.process.pid for w in self._workers if w.alive and w.process.pid is not None]
+
     async def start(self) -> None:
         """Spawn the workers and wait until their models are loaded."""
         self._loop = asyncio.get_running_loop()
@@ -200,7 +205,8 @@ class SpeechService:
     def _pick_worker(self) -> _WorkerHandle | None:
         if not self.available:
             return None
-        alive = [w for w in self._workers if w.alive and w.ready.done()]
+        # a worker still loading models is fine: its commands wait in its queue
+        alive = [w for w in self._workers if w.alive]
         return min(alive, key=lambda w: len(w.calls)) if alive else None
 
     def _spawn(self, index: int) -> None:
