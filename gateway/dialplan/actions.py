@@ -63,7 +63,7 @@ class StartNoResponseProcedure(EscalationAction):
 
 @dataclass(frozen=True, slots=True)
 class NotifyManager(EscalationAction):
-    """Reach one contact on one channel; a SIP call speaks ``message`` and waits for DTMF 1."""
+    """Reach one contact on one channel; a SIP call speaks ``message``, waits for ``ack_digit``."""
 
     trigger: Trigger
     contact: str
@@ -72,6 +72,8 @@ class NotifyManager(EscalationAction):
     address: str
     """The webhook URL or SIP URI."""
     message: str
+    ack_digit: str
+    """The DTMF key that acknowledges, on a SIP call."""
 
 
 @dataclass(frozen=True, slots=True)

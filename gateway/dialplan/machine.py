@@ -74,6 +74,7 @@ from gateway.dialplan.model import (
     BackupStep,
     Callback,
     Contact,
+    ContactList,
     OfferStep,
     OperatorGroup,
     PlanSet,
@@ -774,13 +775,19 @@ class EscalationMachine:
             chain.reached_in_round = True
             chain.failed = set()
             self._timers[(TimerKind.ACK, chain.trigger.value)] = now + contacts.ack_timeout
-            return actions + self._notify(chain, contact, contacts.rounds, contacts.ack_timeout)
+            return actions + self._notify(chain, contact, contacts)
 
-    def _notify(self, chain: _Chain, contact: Contact, rounds: int, timeout: float) -> Actions:
+    def _notify(self, chain: _Chain, contact: Contact, contacts: ContactList) -> Actions:
         channels = [(Channel.SIP, contact.sip), (Channel.WEBHOOK, contact.webhook)]
         actions: Actions = [
             NotifyManager(
-                chain.trigger, contact.name, contact.role, channel, address, chain.message
+                chain.trigger,
+                contact.name,
+                contact.role,
+                channel,
+                address,
+                chain.message,
+                contacts.ack_digit,
             )
             for channel, address in channels
             if address is not None
@@ -791,7 +798,8 @@ class EscalationMachine:
             TimelineNote(
                 NoteKind.TAKEN,
                 f"informing {contact.name}{role} of {chain.trigger.value} by {used}",
-                f"round {chain.round} of {rounds}; acknowledge within {timeout:g} s",
+                f"round {chain.round} of {contacts.rounds}; "
+                f"acknowledge within {contacts.ack_timeout:g} s",
             )
         )
         return actions

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import StrEnum
@@ -33,9 +34,8 @@ from gateway.alarm.types import AlarmState, AlarmType
 
 
 def _seconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("expected seconds > 0")
-    if not math.isfinite(value) or value <= 0:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value <= 0:
         raise ValueError("expected seconds > 0")
     return float(value)
 
@@ -64,7 +64,7 @@ def _time_of_day(value: Any) -> time:
     if isinstance(value, time):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
-        # YAML 1.1 reads an unquoted 08:00 as the base-60 number 480.
+        # YAML 1.1 reads an unquoted 8:00 as the base-60 number 480.
         raise ValueError(
             'expected a quoted time of day such as "08:00" (unquoted, YAML reads a number)'
         )
@@ -79,7 +79,7 @@ _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 def _days(value: Any) -> frozenset[int]:
     """Parse ``[mon, wed-fri]`` into ISO weekday indexes (Monday is 0)."""
     items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items:
+    if not isinstance(items, list | tuple) or not items:
         raise ValueError("expected a list of days such as [mon, tue] or [mon-fri]")
     days: set[int] = set()
     for item in items:
@@ -110,6 +110,14 @@ def _http_url(value: Any) -> str:
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
+def _dtmf_key(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # YAML reads an unquoted 1 as a number
+    if not isinstance(value, str) or not re.match(r"^[0-9*#]$", value):
+        raise ValueError("expected one DTMF key: 0-9, * or #")
+    return value
+
+
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not _NAME.match(value):
         raise ValueError("expected a name of letters, digits, '.', '_' or '-'")
@@ -133,6 +141,7 @@ Days = Annotated[frozenset[int], BeforeValidator(_days)]
 SipUri = Annotated[str, BeforeValidator(_sip_uri)]
 HttpUrl = Annotated[str, BeforeValidator(_http_url)]
 Name = Annotated[str, BeforeValidator(_name)]
+DtmfKey = Annotated[str, BeforeValidator(_dtmf_key)]
 Member = Annotated[str, BeforeValidator(_member)]
 
 
@@ -236,6 +245,8 @@ class ContactList(_Model):
     contacts: list[Contact] = Field(min_length=1)
     ack_timeout: Seconds = 60.0
     rounds: Count = 3
+    ack_digit: DtmfKey = "1"
+    """The DTMF key that acknowledges a call."""
 
     @model_validator(mode="after")
     def _unique_names(self) -> ContactList:
@@ -466,10 +477,10 @@ class PlanSet:
     """
 
     timezone: ZoneInfo
-    operator_groups: dict[str, OperatorGroup]
-    backup_centres: dict[str, BackupCentre]
-    contact_lists: dict[str, ContactList]
-    holidays: dict[str, frozenset[date]]
+    operator_groups: Mapping[str, OperatorGroup]
+    backup_centres: Mapping[str, BackupCentre]
+    contact_lists: Mapping[str, ContactList]
+    holidays: Mapping[str, frozenset[date]]
     routes: tuple[Route, ...]
     files: tuple[str, ...]
 

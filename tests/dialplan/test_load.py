@@ -373,3 +373,21 @@ def test_directories_unreadable_files_and_empty_input(tmp_path: Path) -> None:
     empty.mkdir()
     assert [str(i) for i in check([empty])] == [f"{empty}: no *.yaml dialplan files in it"]
     assert [str(i) for i in check([])] == ["<dialplans>: no dialplan files given"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("5", "5"), ("'#'", "#"), ("12", None), ("'a'", None)],
+)
+def test_acknowledgement_key(value: str, expected: str | None) -> None:
+    text = HEADER.replace("  managers:\n", f"  managers:\n    ack_digit: {value}\n")
+    text += "routes: [{name: all, steps: [{offer: duty}]}]\n"
+    if expected is not None:
+        assert parse_plan_set({"p.yaml": text}).contact_lists["managers"].ack_digit == expected
+    else:
+        raw = value.strip("'")
+        shown = repr(int(raw)) if raw.isdigit() else repr(raw)
+        assert issues_of(text) == [
+            f"dialplans/x.yaml:8 contact_lists->managers->ack_digit: "
+            f"expected one DTMF key: 0-9, * or #, got {shown}"
+        ]

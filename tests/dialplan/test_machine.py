@@ -349,6 +349,7 @@ def test_callbacks_after_a_dropped_call_then_no_response() -> None:
             Channel.SIP,
             "sip:day@pbx.example.org",
             "No response from Sam",
+            "1",
         ),
         NotifyManager(
             Trigger.NO_RESPONSE,
@@ -357,6 +358,7 @@ def test_callbacks_after_a_dropped_call_then_no_response() -> None:
             Channel.WEBHOOK,
             "https://hooks.example.org/day",
             "No response from Sam",
+            "1",
         ),
     ]
 
@@ -435,7 +437,13 @@ def test_dispatch_informs_managers_in_order_until_one_acknowledges() -> None:
     message = "Dispatched for Sam at Depot: intervention_dispatched"
     assert of(actions, NotifyManager) == [
         NotifyManager(
-            Trigger.DISPATCH, "Day", "site manager", Channel.SIP, "sip:day@pbx.example.org", message
+            Trigger.DISPATCH,
+            "Day",
+            "site manager",
+            Channel.SIP,
+            "sip:day@pbx.example.org",
+            message,
+            "1",
         ),
         NotifyManager(
             Trigger.DISPATCH,
@@ -444,6 +452,7 @@ def test_dispatch_informs_managers_in_order_until_one_acknowledges() -> None:
             Channel.WEBHOOK,
             "https://hooks.example.org/day",
             message,
+            "1",
         ),
     ]
     assert actions[-1] == TimelineNote(
