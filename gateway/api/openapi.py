@@ -14,9 +14,13 @@ from gateway.api.schemas import (
     AlarmIn,
     AlarmList,
     AlarmOut,
+    CloseIn,
     ErrorOut,
+    EscalateIn,
     LocationIn,
     LoginIn,
+    NoteIn,
+    ReleaseIn,
     SessionOut,
 )
 
@@ -55,6 +59,13 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(s): {"description": text[s], **_json(ErrorOut)} for s in statuses}
 
 
+_STAFF_ACTIONS: tuple[tuple[str, str, type[BaseModel] | None], ...] = (
+    ("accept", "Take the alarm to remove doubt (operator, supervisor)", None),
+    ("release", "Give the alarm back to the queue", ReleaseIn),
+    ("escalate", "Record that emergency services or people were engaged", EscalateIn),
+    ("notes", "Add a note to the timeline", NoteIn),
+    ("close", "Close with an explicit outcome", CloseIn),
+)
 _ALARM_ID = {"name": "alarm_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _DEVICE: list[dict[str, list[str]]] = [{"deviceToken": []}]
 _STAFF: list[dict[str, list[str]]] = [{"sessionToken": []}, {"sessionCookie": []}]
@@ -160,6 +171,21 @@ def openapi_document() -> dict[str, Any]:
                         **_errors(401, 404, 409, 413),
                     },
                 },
+            },
+            **{
+                f"/api/v1/alarms/{{alarm_id}}/{action}": {
+                    "post": {
+                        "summary": summary,
+                        "security": _STAFF,
+                        "parameters": [_ALARM_ID],
+                        **({"requestBody": {"required": True, **_json(model)}} if model else {}),
+                        "responses": {
+                            "200": {"description": "Recorded", **_json(AlarmOut)},
+                            **_errors(400, 401, 403, 404, 409, 413, 415, 422),
+                        },
+                    }
+                }
+                for action, summary, model in _STAFF_ACTIONS
             },
             "/api/v1/sessions": {
                 "post": {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from typing import TypeVar
 
@@ -22,6 +24,8 @@ from gateway.store.records import Device, Role, User
 
 M = TypeVar("M", bound=BaseModel)
 SESSION_COOKIE = "gw_session"
+CSRF_COOKIE = "gw_csrf"
+CSRF_HEADER = "X-CSRF-Token"
 
 
 async def read_body(request: web.Request) -> bytes:
@@ -75,8 +79,28 @@ async def require_device(request: web.Request) -> Device:
     return device
 
 
+def csrf_token(session_token: str) -> str:
+    """The anti-forgery token of a session: derived, so nothing more is stored."""
+    return hashlib.sha256(f"csrf:{session_token}".encode()).hexdigest()
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def require_user(request: web.Request, *roles: Role) -> User:
-    token = bearer(request) or request.cookies.get(SESSION_COOKIE)
+    """The logged-in staff member, checked against ``roles`` (any role when none given).
+
+    A browser authenticates with the session cookie; its state-changing requests
+    must also echo the CSRF token in ``X-CSRF-Token`` (a forged cross-site form
+    cannot read it). API clients send the session token as a Bearer header.
+    """
+    token = bearer(request)
+    if token is None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token is not None and request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent, csrf_token(token)):
+                raise Forbidden(f"missing or wrong {CSRF_HEADER} header (cross-site request?)")
     if token is None:
         raise Unauthorized("login required: send a session token ('Authorization: Bearer ...')")
     user = await request.app[STORE].session_user(token_hash(token), request.app[CLOCK]())

@@ -9,20 +9,42 @@ from datetime import datetime
 
 from aiohttp import web
 
-from gateway.alarm.events import AlarmEvent, CancelledByAgent, LocationUpdated, Position
+from gateway.alarm.events import (
+    Accepted,
+    AlarmEvent,
+    CancelledByAgent,
+    Closed,
+    Escalated,
+    LocationUpdated,
+    Noted,
+    Position,
+    Released,
+)
 from gateway.alarm.machine import AlarmProtocolError
 from gateway.alarm.types import AlarmState
 from gateway.api.errors import ApiError, ConflictError, Invalid, NotFoundError
 from gateway.api.keys import BUS, CLOCK, METRICS, SETTINGS, STORE
 from gateway.api.request import parse_json, read_body, require_device, require_user
-from gateway.api.schemas import AlarmCreated, AlarmIn, AlarmList, AlarmOut, LocationIn, VoiceAttach
-from gateway.store.errors import Conflict
-from gateway.store.records import AlarmRecord, NewAlarm, Role
+from gateway.api.schemas import (
+    AlarmCreated,
+    AlarmIn,
+    AlarmList,
+    AlarmOut,
+    CloseIn,
+    EscalateIn,
+    LocationIn,
+    NoteIn,
+    ReleaseIn,
+    VoiceAttach,
+)
+from gateway.store.errors import Conflict, NotFound
+from gateway.store.records import AlarmRecord, NewAlarm, Role, User
 
 log = logging.getLogger("gateway.alarm")
 routes = web.RouteTableDef()
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 STAFF = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
+HANDLERS = (Role.OPERATOR, Role.SUPERVISOR)  # who may take and work an alarm
 
 
 def publish(request: web.Request, alarm: AlarmRecord) -> None:
@@ -128,6 +150,49 @@ async def update_location(request: web.Request) -> web.Response:
 async def cancel(request: web.Request) -> web.Response:
     await read_body(request)  # bounded even when ignored
     return await _device_event(request, CancelledByAgent())
+
+
+async def _staff_event(request: web.Request, event: AlarmEvent, user: User) -> web.Response:
+    alarm_id = request.match_info["alarm_id"]
+    try:
+        return await apply(request, alarm_id, event, user.name)
+    except NotFound:
+        raise NotFoundError(f"no alarm {alarm_id!r}") from None
+
+
+@routes.post("/api/v1/alarms/{alarm_id}/accept")
+async def accept(request: web.Request) -> web.Response:
+    user = await require_user(request, *HANDLERS)
+    await read_body(request)
+    return await _staff_event(request, Accepted(user.name), user)
+
+
+@routes.post("/api/v1/alarms/{alarm_id}/release")
+async def release(request: web.Request) -> web.Response:
+    user = await require_user(request, *HANDLERS)
+    body = await parse_json(request, ReleaseIn)
+    return await _staff_event(request, Released(user.name, body.reason), user)
+
+
+@routes.post("/api/v1/alarms/{alarm_id}/escalate")
+async def escalate(request: web.Request) -> web.Response:
+    user = await require_user(request, *HANDLERS)
+    body = await parse_json(request, EscalateIn)
+    return await _staff_event(request, Escalated(body.target, body.reference), user)
+
+
+@routes.post("/api/v1/alarms/{alarm_id}/notes")
+async def note(request: web.Request) -> web.Response:
+    user = await require_user(request, *STAFF)
+    body = await parse_json(request, NoteIn)
+    return await _staff_event(request, Noted("note", body.text), user)
+
+
+@routes.post("/api/v1/alarms/{alarm_id}/close")
+async def close(request: web.Request) -> web.Response:
+    user = await require_user(request, *HANDLERS)
+    body = await parse_json(request, CloseIn)
+    return await _staff_event(request, Closed(body.outcome, body.comment), user)
 
 
 @routes.get("/api/v1/alarms")

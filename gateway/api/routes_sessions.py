@@ -11,7 +11,7 @@ from aiohttp import web
 
 from gateway.api.errors import Unauthorized
 from gateway.api.keys import CLOCK, STORE
-from gateway.api.request import SESSION_COOKIE, bearer, parse_json
+from gateway.api.request import CSRF_COOKIE, SESSION_COOKIE, bearer, csrf_token, parse_json
 from gateway.api.schemas import LoginIn, SessionOut
 from gateway.auth import hash_password, token_hash, verify_password
 from gateway.ids import new_secret
@@ -44,6 +44,15 @@ async def login(request: web.Request) -> web.Response:
     log.info("login", extra={"user": user.name, "role": user.role.value, "remote": request.remote})
     answer = SessionOut(token=token, role=user.role.value, expires_at=expires)
     response = web.json_response(answer.model_dump(mode="json"), status=201)
+    response.set_cookie(  # readable by the page's script, which echoes it as a header
+        CSRF_COOKIE,
+        csrf_token(token),
+        httponly=False,
+        samesite="Strict",
+        secure=request.secure,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        path="/",
+    )
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -63,4 +72,5 @@ async def logout(request: web.Request) -> web.Response:
         await request.app[STORE].delete_session(token_hash(token))
     response = web.Response(status=204)
     response.del_cookie(SESSION_COOKIE, path="/")
+    response.del_cookie(CSRF_COOKIE, path="/")
     return response

@@ -37,6 +37,26 @@ class LocationIn(Body):
     location: Location
 
 
+class ReleaseIn(Body):
+    reason: str = Field("released by the operator", min_length=1, max_length=500)
+
+
+class EscalateIn(Body):
+    """Who was engaged: emergency services by their French numbers, or people."""
+
+    target: Literal["police", "samu", "fire", "112", "manager", "supervisor"]
+    reference: str | None = Field(None, max_length=100, description="e.g. the call-out number")
+
+
+class NoteIn(Body):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class CloseIn(Body):
+    outcome: Outcome
+    comment: str | None = Field(None, max_length=4000)
+
+
 class LoginIn(Body):
     name: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)

@@ -351,6 +351,31 @@ class Store:
         rows = await self._read(lambda conn: conn.execute(query.limit(limit)).all())
         return [_alarm(row, ()) for row in rows]
 
+    async def history(
+        self, received_from: datetime, received_to: datetime, limit: int = 10_000
+    ) -> list[AlarmRecord]:
+        """Alarms received in [from, to), oldest first, each with its full timeline (review)."""
+
+        def read(conn: Connection) -> list[AlarmRecord]:
+            rows = conn.execute(
+                select(alarms)
+                .where(alarms.c.received_at >= received_from, alarms.c.received_at < received_to)
+                .order_by(alarms.c.received_at, alarms.c.id)
+                .limit(limit)
+            ).all()
+            ids = [row.id for row in rows]
+            entries: dict[str, list[TimelineEntry]] = {alarm_id: [] for alarm_id in ids}
+            for chunk in range(0, len(ids), 500):
+                for e in conn.execute(
+                    select(timeline)
+                    .where(timeline.c.alarm_id.in_(ids[chunk : chunk + 500]))
+                    .order_by(timeline.c.id)
+                ):
+                    entries[e.alarm_id].append(_entry(e))
+            return [_alarm(row, tuple(entries[row.id])) for row in rows]
+
+        return await self._read(read)
+
     async def count_open_alarms(self) -> int:
         query = (
             select(func.count())

@@ -127,3 +127,13 @@ async def test_devices_users_sessions(store: Store) -> None:
 async def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(StatementError, match="naive datetime"):
         await store.add_device("phone-9", "c" * 64, datetime(2026, 1, 1))
+
+
+async def test_history_returns_timelines_in_the_window(store: Store) -> None:
+    early, _ = await store.raise_alarm(new_alarm(), NOW - timedelta(days=2))
+    inside, _ = await store.raise_alarm(new_alarm(), NOW)
+    await store.apply(inside.id, Accepted("alice"), "alice", NOW + timedelta(seconds=4))
+    found = await store.history(NOW - timedelta(hours=1), NOW + timedelta(hours=1))
+    assert [a.id for a in found] == [inside.id]
+    assert [e.kind for e in found[0].timeline] == ["raised", "accepted"]
+    assert early.id not in {a.id for a in found}
