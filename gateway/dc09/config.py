@@ -30,8 +30,8 @@ class ReceiverConfig(BaseModel):
     host: str = Field(min_length=1)
     port: int = Field(ge=1, le=65535)
     protocol: Literal["tcp", "udp"] = "tcp"
-    receiver: str | None = Field(None, pattern=r"^[0-9A-Fa-f]{1,6}$")
-    """Receiver number sent as ``R``; omitted when unset."""
+    receiver: str | None = Field("0", pattern=r"^[0-9A-Fa-f]{1,6}$")
+    """Receiver number sent as ``R``; null omits it (pysiaalarm then answers "None")."""
     line: str = Field("0", pattern=r"^[0-9A-Fa-f]{1,6}$")
     key: SecretStr | None = None
     """AES key string agreed with the centre (16, 24 or 32 characters); unset: plain text."""

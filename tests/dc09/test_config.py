@@ -29,7 +29,7 @@ def test_defaults_and_core_settings() -> None:
     settings = cfg.settings()
     assert settings.account == "ABC123"
     assert settings.endpoints == (
-        Endpoint(line="A", receiver=None, key=b"0123456789ABCDEF"),
+        Endpoint(line="A", receiver="0", key=b"0123456789ABCDEF"),
         Endpoint(line="0", receiver="2", key=None),
     )
     assert (settings.answer_timeout, settings.attempts, settings.poll_interval) == (10.0, 3, 60.0)

@@ -150,6 +150,14 @@ INVALID = [
     ("not_ascii_invalid.bin", FrameError, "Byte 0xE9 is not printable ASCII.", "frame", 53),
     ("aes_not_hex_invalid.bin", DecryptError, "Encrypted data is not hexadecimal.", "data", 33),
     (
+        # pysiaalarm 3.2.2 echoes a missing receiver number as "None"
+        "pysiaalarm_ack_no_receiver_invalid.bin",
+        FrameError,
+        "Line prefix 'L' with 1-6 hexadecimal digits is missing.",
+        "line",
+        22,
+    ),
+    (
         "pysiaalarm_bad_crc_answer_invalid.bin",
         FrameError,
         "Frame is shorter than 10 bytes.",
