@@ -186,9 +186,8 @@ class EscalationMachine:
                 )
             )
         actions += self._start_step(0, now)
-        if context.cues:
-            self._last_cue = ", ".join(sorted(context.cues))
-            actions += self._fire(Trigger.DISTRESS_CUE, now, f"cue {self._last_cue} at reception")
+        for cue in sorted(context.cues):
+            actions += self._on_cue_heard(cue, cue, now, "at reception")
         self.initial_actions: tuple[EscalationAction, ...] = tuple(actions)
         """What to do first: route notes and the first step's offer."""
 
@@ -339,14 +338,19 @@ class EscalationMachine:
                 continue
             actions += self._close_offer(group)
             actions += self._open_offer(group, now, Strategy.ALL_AT_ONCE)
-        actions.append(
-            TimelineNote(
+        if not groups:
+            note = TimelineNote(
+                NoteKind.SKIPPED,
+                "no operator group to offer to",
+                f"route {self._route.name!r} has only backup steps",
+            )
+        else:
+            note = TimelineNote(
                 NoteKind.TAKEN,
-                f"offered to every group of the route ({', '.join(groups) or 'none'})",
+                f"offered to every group of the route ({', '.join(groups)})",
                 "until an operator accepts",
             )
-        )
-        return actions
+        return [*actions, note]
 
     # --- offer: groups and members ---------------------------------------------------------
 
@@ -401,7 +405,11 @@ class EscalationMachine:
         del self._offers[offer.group]
         self._timers.pop((TimerKind.RING, offer.group), None)
         actions: Actions = [
-            TimelineNote(NoteKind.FAILED, f"every member of group {offer.group!r} declined", "")
+            TimelineNote(
+                NoteKind.FAILED,
+                f"every member of group {offer.group!r} declined",
+                "nobody left to ring in it",
+            )
         ]
         if self._offers:
             return actions
@@ -658,7 +666,6 @@ class EscalationMachine:
     # --- cues, outcome, closure ------------------------------------------------------------
 
     def _on_cue(self, event: CueDetected, now: float) -> Actions:
-        self._last_cue = event.text or event.cue
         self._context = replace(self._context, cues=self._context.cues | {event.cue})
         actions: Actions = []
         if self._phase in (Phase.OFFERING, Phase.EXHAUSTED):
@@ -674,7 +681,21 @@ class EscalationMachine:
                 )
                 self._route = decision.route
                 actions += self._start_step(0, now)
-        return actions + self._fire(Trigger.DISTRESS_CUE, now, f"cue {event.cue!r} detected")
+        return actions + self._on_cue_heard(event.cue, event.text or event.cue, now, "detected")
+
+    def _on_cue_heard(self, cue: str, heard: str, now: float, when: str) -> Actions:
+        """Inform managers if the route's distress trigger covers this cue."""
+        notify = self._route.triggers.distress_cue
+        if notify is not None and cue not in notify.cues:
+            return [
+                TimelineNote(
+                    NoteKind.SKIPPED,
+                    f"managers not informed of cue {cue!r}",
+                    f"route {self._route.name!r} informs them of: {', '.join(notify.cues)}",
+                )
+            ]
+        self._last_cue = heard
+        return self._fire(Trigger.DISTRESS_CUE, now, f"cue {cue!r} {when}")
 
     def _on_outcome(self, event: OutcomeRecorded, now: float) -> Actions:
         if self._outcome is not None:

@@ -419,11 +419,20 @@ class Notify(_Model):
     message: Annotated[str, BeforeValidator(_message)]
 
 
+class CueNotify(Notify):
+    """Inform a contact list when one of these cues is detected."""
+
+    cues: list[str] = Field(default_factory=lambda: ["distress"], min_length=1)
+    """Cue names fed by the runner, e.g. ``distress`` (speech assessment), ``shouting``."""
+
+
 class Triggers(_Model):
+    """Who is informed of what; a missing trigger informs nobody (and says so in the timeline)."""
+
     dispatch: Notify | None = None
     doubt_removed: Notify | None = None
     no_response: Notify | None = None
-    distress_cue: Notify | None = None
+    distress_cue: CueNotify | None = None
 
     def get(self, trigger: Trigger) -> Notify | None:
         """The notification configured for ``trigger``, if any."""

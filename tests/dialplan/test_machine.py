@@ -758,3 +758,15 @@ def test_callbacks_under_way_survive_a_reroute_to_a_route_without_them() -> None
     assert m.route.name == "distress"
     actions = m.handle_timeout(121.0)
     assert of(actions, CallbackPhone) == [CallbackPhone(2, 3)]
+
+
+def test_only_the_listed_cues_inform_managers() -> None:
+    m = make(cues=frozenset({"distress"}))
+    actions = m.handle(CueDetected("shouting", "-4 dBFS, 420 Hz"), 101.0)
+    assert actions == [
+        TimelineNote(
+            NoteKind.SKIPPED,
+            "managers not informed of cue 'shouting'",
+            "route 'distress' informs them of: distress",
+        )
+    ]
