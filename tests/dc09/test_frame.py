@@ -155,7 +155,7 @@ INVALID = [
         FrameError,
         "Line prefix 'L' with 1-6 hexadecimal digits is missing.",
         "line",
-        22,
+        18,
     ),
     (
         "pysiaalarm_bad_crc_answer_invalid.bin",
