@@ -167,6 +167,7 @@ def _fetch(url: str, archive: Path, timeout_s: float) -> str:
                 digest.update(chunk)
                 out.write(chunk)
     except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the connection open
         raise ModelDownloadError(f"{url}: server answered {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
