@@ -269,12 +269,12 @@ class ContactList(_Model):
 class Match(_Model):
     """Conditions of a route; all given ones must hold, each list means "any of"."""
 
-    tenants: list[str] | None = None
-    sites: list[str] | None = None
-    agent_groups: list[str] | None = None
-    alarm_types: list[AlarmType] | None = None
-    states: list[AlarmState] | None = None
-    cues: list[str] | None = None
+    tenants: list[str] | None = Field(None, min_length=1)
+    sites: list[str] | None = Field(None, min_length=1)
+    agent_groups: list[str] | None = Field(None, min_length=1)
+    alarm_types: list[AlarmType] | None = Field(None, min_length=1)
+    states: list[AlarmState] | None = Field(None, min_length=1)
+    cues: list[str] | None = Field(None, min_length=1)
     pilot: bool | None = None
     hours: list[TimeWindow] | None = Field(None, min_length=1)
     holidays: Name | None = None

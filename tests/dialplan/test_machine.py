@@ -770,3 +770,25 @@ def test_only_the_listed_cues_inform_managers() -> None:
             "route 'distress' informs them of: distress",
         )
     ]
+
+
+def test_replaying_the_same_inputs_gives_the_same_actions() -> None:
+    script: list[tuple[float, EscalationEvent | None]] = [
+        (100.0, VoiceConnected()),
+        (112.0, None),
+        (115.0, OperatorAccepted("sue")),
+        (120.0, CallDropped()),
+        (150.0, None),
+        (170.0, OutcomeRecorded(Outcome.AGENT_SAFE)),
+        (400.0, None),
+    ]
+
+    def run() -> list[EscalationAction]:
+        m = make()
+        out = list(m.initial_actions)
+        for now, event in script:
+            out += m.handle_timeout(now) if event is None else m.handle(event, now)
+        return out
+
+    first = run()
+    assert len(first) > 20 and first == run()
