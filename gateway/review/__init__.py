@@ -1,0 +1,1 @@
+"""Supervisor review: service-level figures over closed and open alarms (pure)."""
