@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 import pytest
 
 from gateway.config.errors import ConfigError
 from gateway.dialplan import check, load_plan_set, parse_plan_set
-from gateway.dialplan.model import BackupStep, OfferStep, OverflowStep
+from gateway.dialplan.model import BackupStep, OfferStep, OverflowStep, Route, TimeWindow
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -391,3 +392,51 @@ def test_acknowledgement_key(value: str, expected: str | None) -> None:
             f"dialplans/x.yaml:8 contact_lists->managers->ack_digit: "
             f"expected one DTMF key: 0-9, * or #, got {shown}"
         ]
+
+
+@pytest.mark.parametrize(
+    ("snippet", "message"),
+    [
+        (
+            "contact_lists: {m: {rounds: 0, contacts: [{name: A, sip: 'sip:a@b'}]}}",
+            "x.yaml:2 contact_lists->m->rounds: expected a whole number >= 1, got 0",
+        ),
+        (
+            "timezone: 5",
+            "x.yaml:2 timezone: expected an IANA time zone name such as 'Europe/Paris', got 5",
+        ),
+        (
+            "backup_centres: {b: {dc09_receiver: 'two words'}}",
+            "x.yaml:2 backup_centres->b->dc09_receiver: "
+            "expected a name of letters, digits, '.', '_' or '-', got 'two words'",
+        ),
+        (
+            "routes: [{name: r, steps: [{offer: g}], "
+            "triggers: {dispatch: {notify: m, message: ''}}}]",
+            "x.yaml:2 routes->0->triggers->dispatch->message: expected a message text, got ''",
+        ),
+        (
+            "routes: [{name: r, steps: [{offer: g}], "
+            "triggers: {dispatch: {notify: m, message: '{'}}}]",
+            "x.yaml:2 routes->0->triggers->dispatch->message: "
+            "unbalanced braces in message (write {{ and }} for literal braces), got '{'",
+        ),
+        (
+            "routes: [{name: r, match: {tenants: []}, steps: [{offer: g}]}]",
+            "x.yaml:2 routes->0->match->tenants: List should have at least 1 item after "
+            "validation, not 0",
+        ),
+    ],
+)
+def test_value_errors(snippet: str, message: str) -> None:
+    assert message in issues_of("operator_groups: {g: {members: [a]}}\n" + snippet + "\n", "x.yaml")
+
+
+def test_models_accept_values_already_parsed() -> None:
+    step = OfferStep.model_validate({"offer": "duty"})
+    route = Route.model_validate({"name": "r", "steps": [step], "match": {"timezone": "UTC"}})
+    assert route.steps == [step] and route.match.is_catch_all()
+    window = TimeWindow.model_validate({"from": time(8, 0), "to": "09:00"})
+    assert window.start == time(8, 0)
+    with pytest.raises(KeyError):
+        load_plan_set([REPO / "dialplans"]).route("missing")

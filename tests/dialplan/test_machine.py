@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -94,6 +95,15 @@ routes:
   - name: bare
     match: {tenants: [bare]}
     steps: [{offer: duty}]
+  - name: widen-same
+    match: {tenants: [same]}
+    steps: [{offer: duty, timeout: 5}, {overflow: duty, timeout: 5}]
+  - name: backup-only
+    match: {tenants: [remote]}
+    steps: [{backup: partner, timeout: 30}]
+    callback: {attempts: 1, spacing: 20, first_after: 5}
+    triggers:
+      no_response: {notify: managers, message: "No response from {agent}"}
   - name: default
     steps:
       - {offer: duty, timeout: 10}
@@ -792,3 +802,78 @@ def test_replaying_the_same_inputs_gives_the_same_actions() -> None:
 
     first = run()
     assert len(first) > 20 and first == run()
+
+
+# --- edge cases -----------------------------------------------------------------------------
+
+
+def test_overflow_to_a_group_already_ringing_is_noted() -> None:
+    m = make("same")
+    _, actions = advance(m)
+    assert of(actions, Offer) == []
+    assert notes(actions)[-1] == (NoteKind.SKIPPED, "group 'duty' already offered")
+
+
+def test_route_with_only_backup_steps_falls_to_the_supervisor() -> None:
+    m = make("remote")
+    assert of(m.initial_actions, ForwardToBackup) == [ForwardToBackup("partner", "partner", None)]
+    _, actions = advance(m)
+    assert of(actions, EscalateToSupervisor) != []
+    assert notes(actions)[-1] == (NoteKind.SKIPPED, "no operator group to offer to")
+
+
+def test_delayed_first_callback_and_route_without_no_response_procedure() -> None:
+    m = make("remote")
+    m.handle(CallDropped(), 101.0)
+    assert m.next_deadline() == 106.0
+    assert notes(m.handle(VoiceConnected(), 103.0)) == [
+        (NoteKind.RESOLVED, "voice back before the first callback")
+    ]
+    m.handle(CallDropped(), 104.0)
+    assert of(m.handle_timeout(109.0), CallbackPhone) == [CallbackPhone(1, 1)]
+    actions = m.handle_timeout(129.0)
+    assert (NoteKind.SKIPPED, "no-response procedure not started") in notes(actions)
+    assert [a.contact for a in of(actions, NotifyManager)] == ["Day", "Day"]  # sip and webhook
+
+
+def test_no_response_procedure_starts_once() -> None:
+    m = make()
+    m.handle(VoiceConnected(), 100.0)
+    m.handle(OperatorAccepted("ann"), 101.0)
+    m.handle(NoVoice(30), 102.0)
+    m.handle(CallDropped(), 103.0)
+    m.handle_timeout(143.0)  # attempts 2 and 3
+    actions = m.handle_timeout(163.0)  # exhausted: procedure already running
+    assert of(actions, StartNoResponseProcedure) == []
+    assert (NoteKind.FAILED, "callbacks exhausted") in notes(actions)
+
+
+def test_when_everyone_declines_after_the_steps_ran_out_the_supervisor_hears_again() -> None:
+    m = make("bare")
+    advance(m)  # exhausted: duty rings until someone accepts
+    m.handle(OperatorDeclined("ann"), 120.0)
+    actions = m.handle(OperatorDeclined("bob"), 121.0)
+    assert of(actions, EscalateToSupervisor) == [
+        EscalateToSupervisor("every operator declined the alarm after the steps ran out")
+    ]
+
+
+def test_failures_from_a_contact_no_longer_in_turn_are_only_noted() -> None:
+    m = make()
+    m.handle(OutcomeRecorded(Outcome.AGENT_SAFE), 100.0)
+    advance(m)  # Day did not acknowledge: Night's turn
+    actions = m.handle(ManagerFailed(Trigger.DOUBT_REMOVED, "Day", Channel.SIP, "late 408"), 131.0)
+    assert notes(actions) == [(NoteKind.FAILED, "sip to Day failed")]
+    m.handle(ManagerAcknowledged(Trigger.DOUBT_REMOVED, "Night"), 132.0)
+    actions = m.handle(ManagerFailed(Trigger.DOUBT_REMOVED, "Night", Channel.SIP, "hung up"), 133.0)
+    assert notes(actions) == [(NoteKind.FAILED, "sip to Night failed")]
+
+
+def test_unknown_event_types_are_refused() -> None:
+    @dataclass(frozen=True, slots=True)
+    class Unheard(EscalationEvent):
+        pass
+
+    with pytest.raises(EscalationProtocolError) as caught:
+        make().handle(Unheard(), 101.0)
+    assert str(caught.value) == "unknown event type Unheard"
