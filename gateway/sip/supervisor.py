@@ -335,10 +335,13 @@ class SipSupervisor:
         worker.calls[ref.call_id] = ref
         worker.send(message)
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter), ring_timeout)
+            async with asyncio.timeout(ring_timeout):
+                return await waiter
         except TimeoutError:
             worker.send(Hangup(ref.call_id, 487))
             raise CallFailedError(ref.call_id, 408, "no answer") from None
+        finally:
+            self._waiters.pop(ref.call_id, None)
 
     async def callback(
         self,

@@ -65,6 +65,9 @@ PUMP_INTERVAL = 0.005
 WATCH_INTERVAL = 0.25
 INJECT_BACKLOG = 25
 """Frames (500 ms) of main's audio queued per call before the oldest is dropped."""
+INJECT_PREBUFFER = 3
+"""Frames (60 ms) of main's audio gathered before playing, after a start or a gap: IPC
+and event-loop jitter then never cut a word in two."""
 OUT_BUFFER_LIMIT = 4 * 1024 * 1024
 """Bytes waiting on stdout beyond which caller audio is dropped (main is stalled)."""
 
@@ -93,6 +96,7 @@ class TapPort(pj.AudioMediaPort):  # type: ignore[misc]
         self._frame_bytes = rate // 50 * 2
         self._silence = pj.ByteVector(bytes(self._frame_bytes))
         self.inject: deque[bytes] = deque(maxlen=INJECT_BACKLOG)
+        self._playing = False
         fmt = pj.MediaFormatAudio()
         fmt.type = pj.PJMEDIA_TYPE_AUDIO
         fmt.clockRate = rate
@@ -110,7 +114,10 @@ class TapPort(pj.AudioMediaPort):  # type: ignore[misc]
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:
         try:
-            data = self.inject.popleft() if self.inject else None
+            if not self._playing:
+                self._playing = len(self.inject) >= INJECT_PREBUFFER
+            data = self.inject.popleft() if self._playing and self.inject else None
+            self._playing = self._playing and data is not None
             frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
             frame.buf = pj.ByteVector(data) if data is not None else self._silence
             frame.size = self._frame_bytes
@@ -266,10 +273,8 @@ class Worker:
 
     def _release(self, call_id: str) -> None:
         call = self.calls.pop(call_id, None)
-        if call is not None and call.tap is not None:
-            with contextlib.suppress(pj.Error):
-                call.tap.stopTransmit(call.getAudioMedia(-1))
-            call.tap = None
+        if call is not None:
+            call.tap = None  # its media is gone: dropping the port removes it from the bridge
 
     def on_media_state(self, call: GatewayCall) -> None:
         info = call.getInfo()

@@ -272,19 +272,21 @@ class SipProbe:
         ).encode()
 
     async def exchange(self, target: int, data: bytes, listen: float = 1.0) -> list[str]:
-        """Send ``data``; return the status line of every response within ``listen`` s."""
+        """Send ``data``; return the first line of every packet received within ``listen`` s."""
         self.sock.sendto(data, ("127.0.0.1", target))
+        return [p.split(b"\r\n", 1)[0].decode(errors="replace") for p in await self.collect(listen)]
+
+    async def collect(self, listen: float) -> list[bytes]:
+        """Every packet received (or already queued) within ``listen`` s."""
         loop = asyncio.get_running_loop()
         end = loop.time() + listen
-        statuses: list[str] = []
+        packets: list[bytes] = []
         while loop.time() < end:
             try:
-                packet = self.sock.recv(65535)
+                packets.append(self.sock.recv(65535))
             except BlockingIOError:
                 await asyncio.sleep(0.01)
-                continue
-            statuses.append(packet.split(b"\r\n", 1)[0].decode(errors="replace"))
-        return statuses
+        return packets
 
     def close(self) -> None:
         self.sock.close()

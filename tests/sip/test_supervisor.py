@@ -1,0 +1,177 @@
+"""The supervisor with real workers: callbacks, operator legs, capacity, crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from gateway.media.pcm import best_lag, to_samples
+from gateway.sip.bridge import LegMode
+from gateway.sip.errors import CallFailedError
+from gateway.sip.events import (
+    CallConnected,
+    CallFinished,
+    CallKind,
+    WorkerDied,
+    WorkerStarted,
+)
+
+from .conftest import (
+    TAP_RATE,
+    RunSipp,
+    SipProbe,
+    Speech,
+    StartSupervisor,
+    free_udp_port,
+    match,
+    rms,
+    stream_audio,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def test_callback_carries_every_auto_answer_header_and_taps_the_phone(
+    start_supervisor: StartSupervisor, sipp: RunSipp, speech: Speech
+) -> None:
+    supervisor, handler = await start_supervisor()
+    port = free_udp_port()
+    phone = await sipp("uas_phone.xml", "", port=port, fill={"AUDIO": str(speech.ulaw)})
+    await asyncio.sleep(0.3)  # sipp binds its port
+
+    call = await supervisor.callback("A-9", f"sip:phone@127.0.0.1:{port}", attempts=1)
+    assert (call.kind, call.alarm_id) == (CallKind.CALLBACK, "A-9")
+    await asyncio.sleep(speech.seconds + 0.5)
+    await supervisor.hangup(call.call_id)
+    assert await phone.wait(10) == 0
+    await handler.wait_for(handler.finished)
+
+    invite = phone.log().split("INVITE sip:", 1)[1].split("\n----", 1)[0]
+    for header in (
+        "Answer-Mode: Auto",
+        "Priv-Answer-Mode: Auto",
+        "Call-Info: <sip:127.0.0.1>;answer-after=0",
+        "Alert-Info: <http://127.0.0.1>;info=alert-autoanswer;delay=0",
+        "X-Alarm-Id: A-9",
+    ):
+        assert header in invite
+    assert re.search(r"m=audio \d+ RTP/AVP 9 0 8\b", invite), "G.722 offered first, then G.711"
+    _, corr = match(speech.reference, handler.audio[call.call_id])
+    assert corr >= 0.95
+
+
+async def test_callback_retries_then_reports_the_failure(
+    start_supervisor: StartSupervisor, probe: SipProbe
+) -> None:
+    supervisor, _ = await start_supervisor(callback_retry_delay=0.1)
+    uri = f"sip:silent@127.0.0.1:{probe.port}"  # takes INVITEs, never answers
+    with pytest.raises(CallFailedError) as info:
+        await supervisor.callback("A-1", uri, attempts=2, ring_timeout=0.5)
+    assert (info.value.code, info.value.reason) == (408, "no answer")
+    invites = [p for p in await probe.collect(0.2) if p.startswith(b"INVITE ")]
+    call_ids = {line for p in invites for line in p.split(b"\r\n") if line.startswith(b"Call-ID:")}
+    assert len(call_ids) == 2, "one INVITE (and its retransmissions) per attempt"
+
+
+async def test_operator_leg_listens_silently_then_talks(
+    start_supervisor: StartSupervisor, speech: Speech
+) -> None:
+    gateway, desk = await start_supervisor(phone_slots=2)
+    peer, peer_handler = await start_supervisor(phone_slots=4)  # plays phone and operator
+    gateway_port, peer_port = gateway.worker_ports()[0], peer.worker_ports()[0]
+
+    phone = await peer.callback("A-5", f"sip:gateway@127.0.0.1:{gateway_port}", attempts=1)
+    await desk.wait_for(desk.connected)
+    [phone_id] = desk.connected()
+    leg = await gateway.call_operator(phone_id, f"sip:desk@127.0.0.1:{peer_port}")
+    assert (leg.kind, leg.alarm_id, leg.phone_id) == (CallKind.OPERATOR, "A-5", phone_id)
+    await peer_handler.wait_for(lambda: len(peer_handler.incoming) == 1)
+    station = peer_handler.incoming[0].call_id
+    assert peer_handler.incoming[0].header("Answer-Mode") == "Auto"
+    await peer_handler.wait_for(lambda: station in peer_handler.connected())
+
+    voice = speech.reference[::-1].copy()  # the operator: speech-like, unlike the phone's
+    half = speech.seconds / 2
+    peer_handler.audio.clear()
+    talking = asyncio.gather(
+        stream_audio(peer, phone.call_id, speech.reference),
+        stream_audio(peer, station, voice),
+    )
+    await asyncio.sleep(half)
+    switch_at = len(peer_handler.audio.get(phone.call_id, b""))
+    started = time.perf_counter()
+    await gateway.set_mode(leg.call_id, LegMode.TALK)
+    ack_ms = (time.perf_counter() - started) * 1000
+    await talking
+    await asyncio.sleep(0.3)
+
+    heard_by_phone = bytes(peer_handler.audio[phone.call_id])
+    listen_part, talk_part = heard_by_phone[:switch_at], heard_by_phone[switch_at:]
+    assert rms(listen_part) < 0.001, "in listen mode the phone hears nothing of the operator"
+    settled = to_samples(talk_part[int(0.3 * TAP_RATE) * 2 :])  # past the media path delay
+    _, corr = best_lag(settled, voice, len(voice))
+    assert corr >= 0.9, "in talk mode the phone hears the operator"
+
+    _, corr = match(speech.reference, peer_handler.audio[station])
+    assert corr >= 0.95, "the operator hears the phone throughout"
+    assert ack_ms < 100
+    print(f"mode change applied in {ack_ms:.1f} ms")
+
+
+async def test_eight_concurrent_calls_over_two_workers(
+    start_supervisor: StartSupervisor, sipp: RunSipp, speech: Speech
+) -> None:
+    supervisor, handler = await start_supervisor(workers=2, phone_slots=4)
+    fill = {"AUDIO": str(speech.ulaw), "HOLD_MS": str(int(speech.seconds * 1000) + 500)}
+    phones = [
+        await sipp("uac_alarm.xml", f"127.0.0.1:{port}", calls=4, fill=fill,
+                   keys={"alarm_id": f"W{port}", "codecs": "0"})
+        for port in supervisor.worker_ports()
+    ]  # fmt: skip
+    assert [await p.wait() for p in phones] == [0, 0]
+    await handler.wait_for(lambda: len(handler.finished()) == 8)
+
+    assert len({c.call.worker for c in handler.of_type(CallConnected)}) == 2
+    correlations = [match(speech.reference, handler.audio[c])[1] for c in handler.connected()]
+    assert min(correlations) >= 0.95
+    assert {e.code for e in handler.of_type(CallFinished)} == {200}
+
+
+async def test_killed_worker_names_its_calls_and_the_others_keep_serving(
+    start_supervisor: StartSupervisor, sipp: RunSipp, speech: Speech
+) -> None:
+    supervisor, handler = await start_supervisor(workers=2, phone_slots=2, restart_backoff=0.2)
+    fill = {"AUDIO": str(speech.ulaw), "HOLD_MS": str(int(speech.seconds * 1000))}
+    doomed_port, safe_port = supervisor.worker_ports()
+    await sipp("uac_alarm.xml", f"127.0.0.1:{doomed_port}", calls=2, fill=fill,
+               keys={"alarm_id": "DOOMED", "codecs": "0"})  # fmt: skip
+    safe = await sipp("uac_alarm.xml", f"127.0.0.1:{safe_port}", calls=2, fill=fill,
+                      keys={"alarm_id": "SAFE", "codecs": "0"})  # fmt: skip
+    await handler.wait_for(lambda: len(handler.connected()) == 4)
+    await asyncio.sleep(1.0)
+
+    doomed_pid = supervisor.worker_pid(0)
+    assert doomed_pid is not None
+    os.kill(doomed_pid, signal.SIGKILL)
+    await handler.wait_for(lambda: handler.of_type(WorkerDied))
+    [died] = handler.of_type(WorkerDied)
+    assert (died.worker, died.pid) == (0, doomed_pid)
+    assert died.alarm_ids == {"DOOMED"}
+    doomed_calls = {c.call.call_id for c in handler.of_type(CallConnected) if c.call.worker == 0}
+    assert {c.call_id for c in died.calls} == doomed_calls
+
+    safe_calls = [c for c in handler.connected() if c not in doomed_calls]
+    before = {c: len(handler.audio[c]) for c in safe_calls}
+    assert await safe.wait() == 0
+    assert all(len(handler.audio[c]) > before[c] for c in safe_calls), "audio kept flowing"
+    assert sorted(handler.finished()) == sorted(safe_calls)
+
+    await handler.wait_for(lambda: len(handler.of_type(WorkerStarted)) == 3)
+    restarted = handler.of_type(WorkerStarted)[-1]
+    assert restarted.worker == 0 and restarted.pid != doomed_pid
+    assert supervisor.worker_ports()[0] == restarted.sip_port
