@@ -334,13 +334,9 @@ class BackupStep(_Model):
 STEP_KINDS = ("offer", "overflow", "backup")
 
 
-def _step_kind(value: Any) -> str | None:
-    if isinstance(value, BaseModel):
-        return str(getattr(value, "kind", None))
-    if isinstance(value, dict):
-        kinds = [k for k in STEP_KINDS if k in value]
-        return kinds[0] if len(kinds) == 1 else None
-    return None
+def _step_kind(value: Any) -> str:
+    """The tag set by ``_check_step``, which runs first."""
+    return str(value["kind"] if isinstance(value, dict) else value.kind)
 
 
 def _check_step(value: Any) -> Any:

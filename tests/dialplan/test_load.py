@@ -422,6 +422,11 @@ def test_acknowledgement_key(value: str, expected: str | None) -> None:
             "unbalanced braces in message (write {{ and }} for literal braces), got '{'",
         ),
         (
+            "routes: [{name: r, match: {hours: [{days: []}]}, steps: [{offer: g}]}]",
+            "x.yaml:2 routes->0->match->hours->0->days: "
+            "expected a list of days such as [mon, tue] or [mon-fri]",
+        ),
+        (
             "routes: [{name: r, match: {tenants: []}, steps: [{offer: g}]}]",
             "x.yaml:2 routes->0->match->tenants: List should have at least 1 item after "
             "validation, not 0",

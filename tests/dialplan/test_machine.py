@@ -84,7 +84,7 @@ routes:
       distress_cue: {notify: managers, message: "Distress heard for {agent}: {cue}"}
   - name: turns
     match: {tenants: [turns]}
-    steps: [{offer: turn, timeout: 13}, {backup: partner, timeout: 30}]
+    steps: [{offer: turn, timeout: 18}, {backup: partner, timeout: 30}]
   - name: rr
     match: {tenants: [rr]}
     steps: [{offer: rr, timeout: 60}]
@@ -267,13 +267,17 @@ def test_in_turn_rings_members_one_by_one_and_skips_who_declined() -> None:
     assert of(actions, CancelOffer) == []
     assert of(actions, Offer) == [Offer("turn", ("zoe",), Strategy.IN_TURN)]
 
-    at, actions = advance(m)  # 112: zoe rang 5 s; back to xav, yan is skipped
+    at, actions = advance(m)  # 112: zoe rang 5 s; the turn comes back to xav
     assert at == 112.0
     assert of(actions, Offer) == [Offer("turn", ("xav",), Strategy.IN_TURN)]
 
-    at, actions = advance(m)  # 113: the step's accept time-out
-    assert at == 113.0
-    assert of(actions, CancelOffer) == [CancelOffer("turn", ("xav",))]
+    at, actions = advance(m)  # 117: xav rang again; yan declined, so zoe
+    assert at == 117.0
+    assert of(actions, Offer) == [Offer("turn", ("zoe",), Strategy.IN_TURN)]
+
+    at, actions = advance(m)  # 118: the step's accept time-out
+    assert at == 118.0
+    assert of(actions, CancelOffer) == [CancelOffer("turn", ("zoe",))]
     assert of(actions, ForwardToBackup) == [ForwardToBackup("partner", "partner", None)]
 
     actions = m.handle(BackupAccepted("partner"), 120.0)
