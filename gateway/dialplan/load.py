@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import yaml
 from pydantic import ValidationError
 
 from gateway.config.errors import ConfigError, ConfigIssue, KeyPath
@@ -116,6 +117,9 @@ def _expand(paths: Iterable[str | Path]) -> tuple[list[str], list[ConfigIssue]]:
 
 def _parse(file: str, text: str) -> _Parsed:
     data, lines = load_yaml(text, file)
+    duplicates = _duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), file)
+    if duplicates:
+        raise ConfigError(duplicates)
     if not isinstance(data, dict):
         kind = "an empty file" if data is None else f"a {type(data).__name__}"
         issue = ConfigIssue(file, 1, (), f"expected a mapping of dialplan sections, got {kind}")
@@ -125,6 +129,37 @@ def _parse(file: str, text: str) -> _Parsed:
     except ValidationError as exc:
         raise ConfigError(_issues(exc, file, lines)) from None
     return _Parsed(file, plan, lines)
+
+
+def _duplicate_keys(root: yaml.Node | None, file: str) -> list[ConfigIssue]:
+    """Keys given twice in one mapping: YAML would silently keep only the last one."""
+    issues: list[ConfigIssue] = []
+    seen_nodes: set[int] = set()
+    pending: list[tuple[yaml.Node, KeyPath]] = [(root, ())] if root is not None else []
+    while pending:
+        node, path = pending.pop()
+        if id(node) in seen_nodes:  # an alias: already walked
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key, line = str(key_node.value), key_node.start_mark.line + 1
+                if key in first and key != "<<":
+                    issues.append(
+                        ConfigIssue(
+                            file,
+                            line,
+                            (*path, key),
+                            f"duplicate key (first at line {first[key]}); "
+                            "YAML would keep only the last one",
+                        )
+                    )
+                first.setdefault(key, line)
+                pending.append((value_node, (*path, key)))
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend((item, (*path, i)) for i, item in enumerate(node.value))
+    return sorted(issues, key=lambda issue: issue.line or 0)
 
 
 def _issues(exc: ValidationError, file: str, lines: LineMap) -> list[ConfigIssue]:

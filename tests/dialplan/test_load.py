@@ -445,3 +445,25 @@ def test_models_accept_values_already_parsed() -> None:
     assert window.start == time(8, 0)
     with pytest.raises(KeyError):
         load_plan_set([REPO / "dialplans"]).route("missing")
+
+
+def test_duplicate_keys_are_refused_instead_of_silently_dropped() -> None:
+    text = HEADER + (
+        "routes:\n  - name: acme\n    match: {tenants: [acme]}\n    steps: [{offer: duty}]\n"
+        "routes:\n  - name: all\n    steps: [{offer: duty, timeout: 5, timeout: 7}]\n"
+    )
+    assert issues_of(text) == [
+        "dialplans/x.yaml:16 routes: duplicate key (first at line 12); "
+        "YAML would keep only the last one",
+        "dialplans/x.yaml:18 routes->0->steps->0->timeout: duplicate key (first at line 18); "
+        "YAML would keep only the last one",
+    ]
+
+
+def test_merge_keys_and_aliases_are_not_duplicates() -> None:
+    text = HEADER + (
+        "x-base: &base {offer: duty, timeout: 5}\n"
+        "routes:\n  - name: all\n    steps: [{<<: *base, timeout: 7}, *base]\n"
+    )
+    steps = parse_plan_set({"p.yaml": text}).routes[0].steps
+    assert [step.timeout for step in steps] == [7, 5]
