@@ -1,0 +1,1 @@
+"""WebRTC audio legs between the gateway and operator browsers (aiortc glue only)."""
