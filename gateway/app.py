@@ -17,8 +17,12 @@ from gateway.api.errors import ApiError, NotFoundError
 from gateway.api.keys import BUS, CLOCK, METRICS, SETTINGS, STORE
 from gateway.bus import EventBus
 from gateway.config.schema import Settings
+from gateway.dc09.sender import Dc09Sender
 from gateway.metrics import Metrics
+from gateway.outbox.events import OutboxEvent
+from gateway.outbox.runner import OutboxRunner, Sink
 from gateway.store.store import Store
+from gateway.webhook.sender import WebhookSender
 
 log = logging.getLogger("gateway.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -66,6 +70,47 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await store.close()
 
 
+async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Senders to the monitoring centre and webhooks, fed by the durable outbox."""
+    settings, metrics = app[SETTINGS], app[METRICS]
+    sinks: dict[str, Sink] = {}
+    senders: list[Dc09Sender | WebhookSender] = []
+    if settings.dc09 is not None:
+
+        def link_changed(up: bool, reason: str) -> None:
+            metrics.dc09_link_up.set(1 if up else 0)
+            if up:
+                log.warning("monitoring-centre link restored: %s", reason)
+            else:
+                log.error("monitoring-centre link LOST: %s", reason)
+            app[BUS].publish({"type": "system", "dc09_link_up": up, "reason": reason})
+
+        dc09 = Dc09Sender(settings.dc09, on_link_change=link_changed)
+        metrics.dc09_link_up.set(1)
+        senders.append(dc09)
+        sinks["dc09"] = dc09
+    for number, hook in enumerate(settings.webhooks, start=1):
+        sender = WebhookSender(hook)
+        senders.append(sender)
+        sinks[f"webhook:{number}"] = sender
+    for started in senders:
+        await started.start()
+    runner = OutboxRunner(app[STORE], sinks, metrics, wants=_wants(sinks))
+    await runner.start()
+    yield
+    await runner.stop()
+    for stopped in reversed(senders):
+        await stopped.stop()
+
+
+def _wants(sinks: dict[str, Sink]) -> Callable[[str, OutboxEvent], bool]:
+    def wants(name: str, event: OutboxEvent) -> bool:
+        sink = sinks[name]
+        return not isinstance(sink, WebhookSender) or sink.wants(event)
+
+    return wants
+
+
 def make_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware], client_max_size=settings.http.max_body_bytes
@@ -75,6 +120,7 @@ def make_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web
     app[BUS] = EventBus()
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_outbox_ctx)
     for module in (routes_alarms, routes_sessions, routes_events, routes_system):
         app.add_routes(module.routes)
     return app

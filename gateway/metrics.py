@@ -31,6 +31,36 @@ class Metrics:
         self.open_alarms = Gauge(
             "gateway_open_alarms", "Alarms not yet closed.", registry=self.registry
         )
+        self.outbox_pending = Gauge(
+            "gateway_outbox_pending",
+            "Events not yet delivered, per sink.",
+            ["sink"],
+            registry=self.registry,
+        )
+        self.outbox_failures = Counter(
+            "gateway_outbox_delivery_failures_total",
+            "Failed delivery attempts.",
+            ["sink", "reason"],
+            registry=self.registry,
+        )
+        self.outbox_dead_letters = Counter(
+            "gateway_outbox_dead_letters_total",
+            "Events set aside because the receiver kept refusing them.",
+            ["sink"],
+            registry=self.registry,
+        )
+        self.outbox_delivery_seconds = Histogram(
+            "gateway_outbox_delivery_seconds",
+            "Time from sending to acknowledgement.",
+            ["sink"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+            registry=self.registry,
+        )
+        self.dc09_link_up = Gauge(
+            "gateway_dc09_link_up",
+            "1 while a monitoring-centre receiver answers.",
+            registry=self.registry,
+        )
         self.event_stream_clients = Gauge(
             "gateway_event_stream_clients",
             "Connected live event stream clients.",

@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gateway.dc09.config import Dc09Config
+from gateway.webhook.config import WebhookConfig
+
 
 class Section(BaseModel):
     """Every section refuses unknown keys: a typo must not silently fall back to a default."""
@@ -58,6 +61,9 @@ class Settings(Section):
     database: DatabaseSection = DatabaseSection()
     voice: VoiceSection = VoiceSection()
     log: LogSection = LogSection()
+    dc09: Dc09Config | None = None
+    """Forwarding to the monitoring centre; absent: alarms are not forwarded over DC-09."""
+    webhooks: list[WebhookConfig] = []
 
     def database_url(self) -> str:
         if self.database.url:

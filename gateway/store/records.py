@@ -24,6 +24,8 @@ class Device:
     label: str | None
     created_at: datetime
     revoked_at: datetime | None
+    dc09_account: str | None = None
+    """The agent's account at the monitoring centre; unset: the gateway's default."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,7 @@ devices = Table(
     Column("label", String(255), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("dc09_account", String(16), nullable=True),
 )
 
 users = Table(
@@ -142,4 +143,26 @@ outbox = Table(
     Column("reference_url", Text, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("alarm_id", "seq", name="uq_outbox_alarm_seq"),
+)
+
+outbox_cursors = Table(
+    "outbox_cursors",
+    metadata,
+    Column("sink", String(64), primary_key=True),
+    Column("last_id", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("last_error_at", UTCDateTime(), nullable=True),
+)
+
+outbox_dead_letters = Table(
+    "outbox_dead_letters",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("sink", String(64), nullable=False),
+    Column("event_id", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
 )

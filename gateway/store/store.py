@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -36,7 +36,16 @@ from gateway.outbox.events import EventKind, OutboxEvent
 from gateway.store import migrate
 from gateway.store.errors import Conflict, NotFound
 from gateway.store.records import AlarmRecord, Device, NewAlarm, Role, User
-from gateway.store.schema import alarms, devices, outbox, sessions, timeline, users
+from gateway.store.schema import (
+    alarms,
+    devices,
+    outbox,
+    outbox_cursors,
+    outbox_dead_letters,
+    sessions,
+    timeline,
+    users,
+)
 
 T = TypeVar("T")
 DEVICE_CACHE_SECONDS = 5.0
@@ -59,6 +68,7 @@ class Store:
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="store-read")
         # token hash -> (device, monotonic expiry): every alarm request authenticates its device
         self._device_cache: dict[str, tuple[Device, float]] = {}
+        self._outbox_signals: list[asyncio.Event] = []
 
     @classmethod
     async def open(
@@ -105,9 +115,15 @@ class Store:
         *,
         sip_uri: str | None = None,
         label: str | None = None,
+        dc09_account: str | None = None,
     ) -> None:
         values = dict(
-            id=device_id, token_hash=token_hash, sip_uri=sip_uri, label=label, created_at=now
+            id=device_id,
+            token_hash=token_hash,
+            sip_uri=sip_uri,
+            label=label,
+            created_at=now,
+            dc09_account=dc09_account,
         )
         try:
             await self._write(lambda conn: conn.execute(insert(devices).values(**values)))
@@ -228,6 +244,7 @@ class Store:
 
         try:
             await self._write(write)
+            self._outbox_written()
         except IntegrityError:
             # the idempotency key is known (a retry): answer with the first alarm
             existing = await self._by_idempotency_key(new) if new.idempotency_key else None
@@ -297,7 +314,9 @@ class Store:
             self._persist(conn, record, transition, seq=seq + 1, occurred_at=now)
             return replace(record, timeline=(*record.timeline, transition.entry))
 
-        return await self._write(write)
+        record = await self._write(write)
+        self._outbox_written()
+        return record
 
     def _persist(
         self,
@@ -326,7 +345,7 @@ class Store:
                     seq=seq,
                     kind=transition.outbox.value,
                     occurred_at=occurred_at,
-                    payload=_payload(record, entry),
+                    payload=_payload(record, entry, _dc09_account(conn, record.device_id)),
                     created_at=entry.at,
                     reference_url=f"{self._reference_base}/alarms/{record.id}",
                 )
@@ -386,6 +405,85 @@ class Store:
 
     # --- outbox --------------------------------------------------------------------
 
+    def outbox_signal(self) -> asyncio.Event:
+        """An event set whenever a transaction added outbox rows (one per waiter)."""
+        signal = asyncio.Event()
+        self._outbox_signals.append(signal)
+        return signal
+
+    def _outbox_written(self) -> None:
+        for signal in self._outbox_signals:
+            signal.set()
+
+    async def ensure_cursor(self, sink: str) -> None:
+        """Create the sink's cursor at 0 (deliver everything) if it has none yet."""
+
+        def write(conn: Connection) -> None:
+            exists = conn.execute(
+                select(outbox_cursors.c.sink).where(outbox_cursors.c.sink == sink)
+            ).first()
+            if exists is None:
+                conn.execute(
+                    insert(outbox_cursors).values(sink=sink, last_id=0, updated_at=_utc_now())
+                )
+
+        await self._write(write)
+
+    async def cursor(self, sink: str) -> int:
+        query = select(outbox_cursors.c.last_id).where(outbox_cursors.c.sink == sink)
+        return int(await self._read(lambda conn: conn.execute(query).scalar_one()))
+
+    async def advance_cursor(self, sink: str, event_id: int, *, skipped: bool = False) -> None:
+        """Mark ``event_id`` (and all before it) dealt with for ``sink``."""
+        values: dict[str, Any] = {"last_id": event_id, "updated_at": _utc_now()}
+        if not skipped:
+            values.update(last_error=None, last_error_at=None)
+        statement = (
+            update(outbox_cursors)
+            .where(outbox_cursors.c.sink == sink, outbox_cursors.c.last_id < event_id)
+            .values(**values)
+        )
+        await self._write(lambda conn: conn.execute(statement))
+
+    async def record_delivery_error(self, sink: str, error: str) -> None:
+        statement = (
+            update(outbox_cursors)
+            .where(outbox_cursors.c.sink == sink)
+            .values(last_error=error[:2000], last_error_at=_utc_now())
+        )
+        await self._write(lambda conn: conn.execute(statement))
+
+    async def dead_letter(self, sink: str, event_id: int, reason: str) -> None:
+        """Set one refused event aside (kept for review) and move past it."""
+        now = _utc_now()
+
+        def write(conn: Connection) -> None:
+            conn.execute(
+                insert(outbox_dead_letters).values(
+                    sink=sink, event_id=event_id, reason=reason[:2000], at=now
+                )
+            )
+            conn.execute(
+                update(outbox_cursors)
+                .where(outbox_cursors.c.sink == sink, outbox_cursors.c.last_id < event_id)
+                .values(last_id=event_id, updated_at=now)
+            )
+
+        await self._write(write)
+
+    async def dead_letters(self, sink: str) -> list[tuple[int, str]]:
+        query = (
+            select(outbox_dead_letters.c.event_id, outbox_dead_letters.c.reason)
+            .where(outbox_dead_letters.c.sink == sink)
+            .order_by(outbox_dead_letters.c.id)
+        )
+        rows = await self._read(lambda conn: conn.execute(query).all())
+        return [(int(r.event_id), str(r.reason)) for r in rows]
+
+    async def outbox_backlog(self, after_id: int) -> int:
+        query = select(func.count()).select_from(outbox).where(outbox.c.id > after_id)
+        return int(await self._read(lambda conn: conn.execute(query).scalar_one()))
+
     async def outbox_after(self, last_id: int, limit: int = 100) -> list[OutboxEvent]:
         query = select(outbox).where(outbox.c.id > last_id).order_by(outbox.c.id).limit(limit)
         rows = await self._read(lambda conn: conn.execute(query).all())
@@ -413,6 +511,10 @@ def _load(conn: Connection, alarm_id: str) -> AlarmRecord | None:
     return _alarm(row, tuple(_entry(e) for e in entries))
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _tune_sqlite(engine: Engine, synchronous: str) -> None:
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -424,10 +526,18 @@ def _tune_sqlite(engine: Engine, synchronous: str) -> None:
         cursor.close()
 
 
-def _payload(record: AlarmRecord, entry: TimelineEntry) -> dict[str, Any]:
+def _dc09_account(conn: Connection, device_id: str) -> str | None:
+    query = select(devices.c.dc09_account).where(devices.c.id == device_id)
+    account = conn.execute(query).scalar_one_or_none()
+    return None if account is None else str(account)
+
+
+def _payload(record: AlarmRecord, entry: TimelineEntry, account: str | None) -> dict[str, Any]:
+    """What receivers are told; ``account`` only when the device has its own."""
     payload: dict[str, Any] = {
         "alarm_type": record.alarm_type.value,
-        "account": record.device_id,
+        "device_id": record.device_id,
+        **({"account": account} if account else {}),
         "state": entry.state.value,
         **{k: v for k, v in entry.data.items() if k != "position"},
     }
@@ -441,7 +551,7 @@ def _payload(record: AlarmRecord, entry: TimelineEntry) -> dict[str, Any]:
 
 
 def _device(row: Row[Any]) -> Device:
-    return Device(row.id, row.sip_uri, row.label, row.created_at, row.revoked_at)
+    return Device(row.id, row.sip_uri, row.label, row.created_at, row.revoked_at, row.dc09_account)
 
 
 def _user(row: Row[Any]) -> User:

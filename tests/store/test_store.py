@@ -64,7 +64,8 @@ async def test_raise_writes_alarm_timeline_and_outbox_together(store: Store) -> 
     assert event.seq == 1
     assert event.occurred_at == NOW - timedelta(seconds=2)
     assert event.reference_url == f"https://gw.example/alarms/{alarm.id}"
-    assert event.payload["account"] == "phone-1"
+    assert event.payload["device_id"] == "phone-1"
+    assert "account" not in event.payload  # no own DC-09 account: the default applies
     assert event.payload["lat"] == 45.0
 
 

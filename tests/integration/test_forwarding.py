@@ -1,0 +1,140 @@
+"""Alarms reach the monitoring centre's real DC-09 receiver (pysiaalarm) through a
+real gateway process, whatever happens to the receiver or the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.dc09.test_sender import SiaReceiver, free_port
+from tests.integration.gateway_process import GatewayProcess
+
+pytestmark = pytest.mark.integration
+
+
+def dc09_config(gateway: GatewayProcess, receiver_port: int) -> None:
+    gateway.config.write_text(
+        gateway.config.read_text()
+        + f"""
+[dc09]
+account = "1234"
+answer_timeout_s = 2.0
+connect_timeout_s = 1.0
+attempts_per_receiver = 1
+retry_delay_s = 0.2
+poll_interval_s = 5.0
+
+[[dc09.receivers]]
+host = "127.0.0.1"
+port = {receiver_port}
+receiver = "1"
+line = "1"
+"""
+    )
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
+    process = GatewayProcess(tmp_path)
+    yield process
+    process.stop()
+
+
+def alarm_of(event: Any) -> str:
+    """The alarm id, from the review link the gateway sends in xdata V."""
+    links = [x.value for x in event.extended_data or [] if x.identifier == "V"]
+    return str(links[0].rsplit("/", 1)[-1])
+
+
+def by_alarm(events: list[Any]) -> dict[str, list[str]]:
+    codes: dict[str, list[str]] = defaultdict(list)
+    for event in events:
+        codes[alarm_of(event)].append(event.code)
+    return codes
+
+
+async def wait_until(condition: Any, timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.1)
+
+
+def raise_and_cancel(gateway: GatewayProcess, token: str, count: int, tag: str) -> list[str]:
+    """``count`` alarms; every third one is then cancelled by its agent."""
+    auth = {"Authorization": f"Bearer {token}"}
+    ids = []
+    for n in range(count):
+        status, body = gateway.request(
+            "POST",
+            "/api/v1/alarms",
+            {
+                "type": "sos",
+                "occurred_at": "2026-12-04T08:00:00Z",
+                "location": {"lat": 45.76, "lon": 4.83},
+            },
+            {**auth, "Idempotency-Key": f"{tag}-{n}"},
+        )
+        assert status == 201, body
+        ids.append(body["id"])
+        if n % 3 == 0:
+            status, _ = gateway.request("POST", f"/api/v1/alarms/{body['id']}/cancel", None, auth)
+            assert status == 200
+    return ids
+
+
+def expected(ids: list[str]) -> dict[str, list[str]]:
+    return {alarm_id: ["PA", "OC"] if n % 3 == 0 else ["PA"] for n, alarm_id in enumerate(ids)}
+
+
+async def test_receiver_down_30_s_while_100_alarms_arrive(gateway: GatewayProcess) -> None:
+    port = free_port()
+    dc09_config(gateway, port)
+    token = gateway.cli("device", "add", "phone-1")
+    gateway.start()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    ids = await asyncio.to_thread(raise_and_cancel, gateway, token, 100, "down")
+    await asyncio.sleep(max(0.0, 30 - (loop.time() - started)))  # the receiver stays down 30 s
+    receiver = SiaReceiver(port)
+    await receiver.start()
+    try:
+        await wait_until(lambda: len(receiver.events) >= 134, timeout=90)
+    finally:
+        await receiver.stop()
+    got = by_alarm(receiver.events)
+    assert got == expected(ids)  # all delivered, in order per alarm, none twice
+    assert {e.account for e in receiver.events} == {"1234"}
+
+
+async def test_gateway_killed_during_delivery_loses_nothing(gateway: GatewayProcess) -> None:
+    receiver = SiaReceiver(free_port())
+    await receiver.start()
+    try:
+        dc09_config(gateway, receiver.port)
+        token = gateway.cli("device", "add", "phone-1")
+        gateway.start()
+        ids = await asyncio.to_thread(raise_and_cancel, gateway, token, 60, "kill")
+        await wait_until(lambda: len(receiver.events) >= 5, timeout=30)
+        gateway.kill()  # mid-delivery: acknowledged events may be sent again, none lost
+        delivered_before = len(receiver.events)
+        gateway.start()
+        await wait_until(lambda: len(by_alarm(receiver.events)) == len(ids), timeout=60)
+        await wait_until(
+            lambda: all(
+                len(set(c)) == len(expected(ids)[a]) for a, c in by_alarm(receiver.events).items()
+            ),
+            timeout=60,
+        )
+    finally:
+        await receiver.stop()
+    got = by_alarm(receiver.events)
+    for alarm_id, codes in expected(ids).items():
+        # at least once, in order: drop re-sent duplicates and the order must remain
+        deduplicated = [c for i, c in enumerate(got[alarm_id]) if c not in got[alarm_id][:i]]
+        assert deduplicated == codes
+    assert delivered_before < 80  # the kill really happened during delivery
