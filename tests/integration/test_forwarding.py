@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import eventually
 from tests.dc09.test_sender import SiaReceiver, free_port
 from tests.integration.gateway_process import GatewayProcess
 
@@ -58,12 +59,6 @@ def by_alarm(events: list[Any]) -> dict[str, list[str]]:
     return codes
 
 
-async def wait_until(condition: Any, timeout: float) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.1)
-
-
 def raise_and_cancel(gateway: GatewayProcess, token: str, count: int, tag: str) -> list[str]:
     """``count`` alarms; every third one is then cancelled by its agent."""
     auth = {"Authorization": f"Bearer {token}"}
@@ -103,7 +98,7 @@ async def test_receiver_down_30_s_while_100_alarms_arrive(gateway: GatewayProces
     receiver = SiaReceiver(port)
     await receiver.start()
     try:
-        await wait_until(lambda: len(receiver.events) >= 134, timeout=90)
+        await eventually(lambda: len(receiver.events) >= 134, within=90)
     finally:
         await receiver.stop()
     got = by_alarm(receiver.events)
@@ -119,16 +114,16 @@ async def test_gateway_killed_during_delivery_loses_nothing(gateway: GatewayProc
         token = gateway.cli("device", "add", "phone-1")
         gateway.start()
         ids = await asyncio.to_thread(raise_and_cancel, gateway, token, 60, "kill")
-        await wait_until(lambda: len(receiver.events) >= 5, timeout=30)
+        await eventually(lambda: len(receiver.events) >= 5, within=30)
         gateway.kill()  # mid-delivery: acknowledged events may be sent again, none lost
         delivered_before = len(receiver.events)
         gateway.start()
-        await wait_until(lambda: len(by_alarm(receiver.events)) == len(ids), timeout=60)
-        await wait_until(
+        await eventually(lambda: len(by_alarm(receiver.events)) == len(ids), within=60)
+        await eventually(
             lambda: all(
                 len(set(c)) == len(expected(ids)[a]) for a, c in by_alarm(receiver.events).items()
             ),
-            timeout=60,
+            within=60,
         )
     finally:
         await receiver.stop()

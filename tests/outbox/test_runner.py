@@ -18,6 +18,7 @@ from gateway.outbox.policy import RetryPolicy
 from gateway.outbox.runner import OutboxRunner, Sink
 from gateway.store.records import NewAlarm
 from gateway.store.store import Store
+from tests.conftest import eventually
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FAST = RetryPolicy(first_delay_s=0.01, max_delay_s=0.05, max_refusals=3)
@@ -56,12 +57,6 @@ async def raise_alarm(store: Store) -> str:
     return alarm.id
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 async def run(
     store: Store,
     sinks: dict[str, Sink],
@@ -78,7 +73,7 @@ async def test_delivers_every_event_in_order_as_soon_as_it_is_written(store: Sto
     first = await raise_alarm(store)
     second = await raise_alarm(store)
     await store.apply(first, CancelledByAgent(), "device:phone-1", NOW)
-    await wait_for(lambda: len(sink.delivered) == 3)
+    await eventually(lambda: len(sink.delivered) == 3)
     await runner.stop()
     assert [(e.alarm_id, e.kind) for e in sink.delivered] == [
         (first, EventKind.ALARM_RAISED),
@@ -93,7 +88,7 @@ async def test_unreachable_receiver_is_retried_until_it_answers(store: Store) ->
     sink = ScriptedSink(lambda event, attempt: down if attempt <= 4 else None)
     runner = await run(store, {"dc09": sink})
     alarm_ids = [await raise_alarm(store) for _ in range(3)]
-    await wait_for(lambda: len(sink.delivered) == 3)
+    await eventually(lambda: len(sink.delivered) == 3)
     await runner.stop()
     assert [e.alarm_id for e in sink.delivered] == alarm_ids
     assert all(attempts == 5 for attempts in sink.attempts.values())
@@ -105,7 +100,7 @@ async def test_an_event_the_receiver_keeps_refusing_is_set_aside(store: Store) -
     sink = ScriptedSink(lambda event, _attempt: duh if event.alarm_id == first else None)
     runner = await run(store, {"dc09": sink})
     second = await raise_alarm(store)
-    await wait_for(lambda: len(sink.delivered) == 1)
+    await eventually(lambda: len(sink.delivered) == 1)
     await runner.stop()
     assert [e.alarm_id for e in sink.delivered] == [second]
     [(event_id, reason)] = await store.dead_letters("dc09")
@@ -117,13 +112,13 @@ async def test_restart_resumes_from_the_cursor(store: Store) -> None:
     sink = ScriptedSink()
     runner = await run(store, {"dc09": sink})
     await raise_alarm(store)
-    await wait_for(lambda: len(sink.delivered) == 1)
+    await eventually(lambda: len(sink.delivered) == 1)
     await runner.stop()
     for _ in range(2):
         await raise_alarm(store)
     restarted = ScriptedSink()
     runner = await run(store, {"dc09": restarted})
-    await wait_for(lambda: len(restarted.delivered) == 2)
+    await eventually(lambda: len(restarted.delivered) == 2)
     await runner.stop()
     assert {e.id for e in restarted.delivered}.isdisjoint({e.id for e in sink.delivered})
 
@@ -137,6 +132,6 @@ async def test_sinks_are_independent_and_filtered(store: Store) -> None:
     )
     alarm_id = await raise_alarm(store)
     await store.apply(alarm_id, CancelledByAgent(), "device:phone-1", NOW)
-    await wait_for(lambda: len(hook.delivered) == 2 and len(dc09.delivered) == 1)
+    await eventually(lambda: len(hook.delivered) == 2 and len(dc09.delivered) == 1)
     await runner.stop()
     assert await store.cursor("dc09") == await store.cursor("webhook:1")
