@@ -21,17 +21,20 @@ from gateway.dc09.errors import SenderClosedError
 from gateway.dc09.frame import PadSource, random_pad
 from gateway.dc09.mapping import EventMapping, load_mapping
 from gateway.dc09.transmitter import (
+    POLL,
     AnswerIgnored,
     Close,
     Connect,
     Delivered,
     Event,
     Failed,
+    FailedOver,
     LinkLost,
     LinkRestored,
     Now,
     Transmit,
     Transmitter,
+    TryFailed,
 )
 from gateway.outbox.events import OutboxEvent
 
@@ -211,6 +214,13 @@ class Dc09Sender:
             case LinkRestored(index):
                 log.warning("monitoring-centre link restored via receiver %d", index)
                 self._notify(True, f"receiver {index} answered")
+            case TryFailed(ticket, index, reason):
+                what = "poll" if ticket == POLL else f"message {ticket}"
+                log.info("DC-09 %s: try on receiver %d failed: %s", what, index, reason)
+            case FailedOver(from_index, to_index, reason):
+                log.warning(
+                    "DC-09 fail-over from receiver %d to %d: %s", from_index, to_index, reason
+                )
             case AnswerIgnored(reason):
                 log.warning("DC-09 answer ignored: %s", reason)
 

@@ -9,10 +9,11 @@ what to do (connect, send bytes, close, report results) and arms a timer for
 Policy, per message: up to ``attempts`` tries on the current receiver (each with a
 fresh connection after a failure, ``retry_delay`` apart), then the next receiver;
 when every receiver failed the message fails with ``ReceiverUnreachableError`` and
-the link to the monitoring centre is declared lost. The next message or poll
-starts again from the primary. A NAK with the receiver's time corrects the clock
-offset and resends at once; a DUH fails the message as rejected. Any answer from
-a receiver restores the link.
+the link to the monitoring centre is declared lost. After a fail-over, messages
+stay on the backup that answered; each NULL poll starts from the primary again,
+so traffic returns to it once it answers. A NAK with the receiver's time corrects
+the clock offset and resends at once; a DUH fails the message as rejected. Any
+answer from a receiver restores the link.
 """
 
 from __future__ import annotations
@@ -139,6 +140,24 @@ class LinkRestored(Event):
     """A receiver answered again after the link was lost."""
 
     receiver_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class TryFailed(Event):
+    """One try of a message (ticket) or poll (POLL) on a receiver failed."""
+
+    ticket: int
+    receiver_index: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailedOver(Event):
+    """Receiver ``from_index`` gave up on a message; ``to_index`` is tried next."""
+
+    from_index: int
+    to_index: int
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +330,11 @@ class Transmitter:
                 self._job = self._queue.popleft()
             elif self._poll_due is not None and now.monotonic >= self._poll_due:
                 self._job = _Job(POLL, Message(Token.NULL, self.settings.account))
+                if self.index != 0:  # polls check whether the primary is back
+                    self.index = 0
+                    if self.connection is not Connection.CLOSED:
+                        self.connection = Connection.CLOSED
+                        self._events.append(Close())
             else:
                 return
         job = self._job
@@ -421,6 +445,7 @@ class Transmitter:
         job.awaiting = False
         job.naks = 0
         job.tries += 1
+        self._events.append(TryFailed(job.ticket, self.index, reason))
         job.last_error = f"receiver {self.index}: {reason}"
         job.not_before = now.monotonic + self.settings.retry_delay
         if job.tries < self.settings.attempts:
@@ -428,8 +453,10 @@ class Transmitter:
             return
         job.tries = 0
         job.receivers_tried += 1
+        failed_index = self.index
         self.index = (self.index + 1) % len(self.settings.endpoints)
         if job.receivers_tried < len(self.settings.endpoints):
+            self._events.append(FailedOver(failed_index, self.index, job.last_error))
             self._pump(now)
             return
         self.index = 0

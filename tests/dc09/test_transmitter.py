@@ -21,6 +21,7 @@ from gateway.dc09.transmitter import (
     Endpoint,
     Event,
     Failed,
+    FailedOver,
     LinkLost,
     LinkRestored,
     Now,
@@ -168,8 +169,25 @@ def test_silent_receiver_retries_then_fails_over_to_backup() -> None:
     pair.advance(10)  # first try times out; retry 1 s later
     pair.advance(12)  # second try (11-21 s) times out: fail over 1 s later
     assert results(pair.events) == [Delivered(ticket, 1)]
+    assert FailedOver(0, 1, "receiver 0: no answer within 10 s") in pair.events
     assert [f.sequence for f in backup.got] == [1]  # same sequence on every try
     assert sum(isinstance(e, Connect) for e in pair.events) == 3
+
+
+def test_polls_bring_traffic_back_to_the_primary() -> None:
+    primary, backup = plain(), plain()
+    primary.up = False
+    pair = Pair([primary, backup], attempts=1, poll_interval=60.0)
+    pair.advance(1)  # the first poll fails over to the backup (retry_delay 1 s)
+    assert (pair.tx.index, [f.token for f in backup.got]) == (1, [Token.NULL])
+    pair.submit()
+    assert len(backup.got) == 2  # messages stay on the backup
+    primary.up = True
+    pair.advance(60)
+    assert pair.tx.index == 0
+    assert [f.token for f in primary.got] == [Token.NULL]
+    pair.submit()
+    assert [f.token for f in primary.got] == [Token.NULL, Token.SIA_DCS]
 
 
 def test_every_receiver_down_fails_the_message_and_loses_the_link() -> None:
