@@ -58,14 +58,17 @@ class Gateway:
     def cli(self, *args: str) -> str:
         out = subprocess.run(
             [sys.executable, "-m", "gateway.cli", *args, "--config", str(self.config)],
-            capture_output=True, check=True, timeout=60,
+            capture_output=True,
+            check=True,
+            timeout=60,
         )
         return out.stdout.decode().strip()
 
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gateway.cli", "run", "--config", str(self.config)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -106,8 +109,11 @@ async def open_loop(url: str, tokens: list[str], rate: float, seconds: float) ->
 
         await asyncio.gather(*(one(i) for i in range(total)))
     return {
-        "rate_per_s": rate, "alarms": len(latencies), "errors": errors,
-        "p50_ms": round(percentile(latencies, 50), 2), "p99_ms": round(percentile(latencies, 99), 2),
+        "rate_per_s": rate,
+        "alarms": len(latencies),
+        "errors": errors,
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
         "max_ms": round(max(latencies), 2),
     }
 
@@ -130,8 +136,12 @@ async def closed_loop(url: str, tokens: list[str], clients: int, seconds: float)
         began = time.perf_counter()
         await asyncio.gather(*(client(c) for c in range(clients)))
         elapsed = time.perf_counter() - began
-    return {"clients": clients, "alarms": done, "errors": errors,
-            "alarms_per_s": round(done / elapsed, 1)}
+    return {
+        "clients": clients,
+        "alarms": done,
+        "errors": errors,
+        "alarms_per_s": round(done / elapsed, 1),
+    }
 
 
 def main() -> None:
@@ -153,7 +163,9 @@ def main() -> None:
                 "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
                 "sqlite_synchronous": args.synchronous,
                 "open_loop": asyncio.run(open_loop(url, tokens, args.rate, args.seconds)),
-                "closed_loop": asyncio.run(closed_loop(url, tokens, args.clients, args.seconds / 2)),
+                "closed_loop": asyncio.run(
+                    closed_loop(url, tokens, args.clients, args.seconds / 2)
+                ),
             }
         finally:
             gateway.stop()
