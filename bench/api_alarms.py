@@ -13,17 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from common import Gateway, machine, summary
 
 ALARM = {
     "type": "sos",
@@ -31,58 +27,6 @@ ALARM = {
     "location": {"lat": 48.8566, "lon": 2.3522, "accuracy_m": 12},
     "battery_pct": 50,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-class Gateway:
-    def __init__(self, root: Path, synchronous: str) -> None:
-        self.port = free_port()
-        self.config = root / "bench.toml"
-        self.config.write_text(
-            f'[gateway]\ndata_dir = "{root / "data"}"\n'
-            f'[http]\nport = {self.port}\n[database]\nsqlite_synchronous = "{synchronous}"\n'
-            '[log]\nlevel = "warning"\n'
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def cli(self, *args: str) -> str:
-        out = subprocess.run(
-            [sys.executable, "-m", "gateway.cli", *args, "--config", str(self.config)],
-            capture_output=True,
-            check=True,
-            timeout=60,
-        )
-        return out.stdout.decode().strip()
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "run", "--config", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise TimeoutError("gateway did not start")
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.terminate()
-            self.process.wait(10)
 
 
 async def post(session: aiohttp.ClientSession, url: str, token: str, key: str) -> int:
@@ -112,9 +56,7 @@ async def open_loop(url: str, tokens: list[str], rate: float, seconds: float) ->
         "rate_per_s": rate,
         "alarms": len(latencies),
         "errors": errors,
-        "p50_ms": round(percentile(latencies, 50), 2),
-        "p99_ms": round(percentile(latencies, 99), 2),
-        "max_ms": round(max(latencies), 2),
+        **summary(latencies),
     }
 
 
@@ -160,7 +102,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{gateway.port}/api/v1/alarms"
         try:
             result = {
-                "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+                "machine": machine(),
                 "sqlite_synchronous": args.synchronous,
                 "open_loop": asyncio.run(open_loop(url, tokens, args.rate, args.seconds)),
                 "closed_loop": asyncio.run(

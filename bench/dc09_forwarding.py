@@ -12,20 +12,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from common import Gateway, free_port, machine, summary
 from pysiaalarm.account import SIAAccount
 from pysiaalarm.aio.client import SIAClient
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_alarms import Gateway, free_port, percentile  # noqa: E402
 
 
 async def run(rate: float, seconds: float, root: Path) -> dict[str, Any]:
@@ -82,13 +77,11 @@ async def run(rate: float, seconds: float, root: Path) -> dict[str, Any]:
         await receiver.async_stop()
     latencies = [(arrived[a] - accepted[a]) * 1000 for a in accepted]
     return {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "rate_per_s": rate,
         "alarms": len(latencies),
         "lost": len(accepted) - len(arrived),
-        "p50_ms": round(percentile(latencies, 50), 2),
-        "p99_ms": round(percentile(latencies, 99), 2),
-        "max_ms": round(max(latencies), 2),
+        **summary(latencies),
         "gateway_send_to_ack_histogram": send_to_ack,
     }
 
