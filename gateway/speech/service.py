@@ -301,15 +301,21 @@ class SpeechPipeline:
     def cues(self) -> tuple[Cue, ...]:
         return tuple(self.analyzer.cues)
 
+    @property
+    def backlog_s(self) -> float:
+        """Seconds of audio fed but not yet analysed: how far the analysis lags the call."""
+        return max(0.0, self._fed_s - self._analysed_s)
+
     def feed(self, pcm: bytes) -> None:
         """Queue one chunk of the caller's s16le PCM; returns at once."""
         if self._worker is None or self._closing or not self._worker.alive:
             return
         self._fed_s += len(pcm) / (2 * self.sample_rate)
-        backlog = self._fed_s - self._analysed_s
-        if backlog > self._max_backlog_s and not self._backlog_reported:
+        if self.backlog_s > self._max_backlog_s and not self._backlog_reported:
             self._backlog_reported = True
-            message = f"analysis is {backlog:.0f} s behind the call: the workers are overloaded"
+            message = (
+                f"analysis is {self.backlog_s:.0f} s behind the call: the workers are overloaded"
+            )
             self.report(AnalysisDegraded("backlog", message))
         self._worker.send(CallAudio(self.call_id, pcm))
 
