@@ -22,6 +22,7 @@ from gateway.metrics import Metrics
 from gateway.outbox.events import OutboxEvent
 from gateway.outbox.runner import OutboxRunner, Sink
 from gateway.store.store import Store
+from gateway.web.install import install as install_console
 from gateway.webhook.sender import WebhookSender
 
 log = logging.getLogger("gateway.api")
@@ -123,4 +124,5 @@ def make_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web
     app.cleanup_ctx.append(_outbox_ctx)
     for module in (routes_alarms, routes_sessions, routes_events, routes_system):
         app.add_routes(module.routes)
+    install_console(app)
     return app

@@ -23,6 +23,7 @@ from gateway.api.schemas import (
     ReleaseIn,
     SessionOut,
 )
+from gateway.web.openapi_paths import CONSOLE_MODELS, console_paths
 
 _MODELS: tuple[type[BaseModel], ...] = (
     AlarmIn,
@@ -33,6 +34,7 @@ _MODELS: tuple[type[BaseModel], ...] = (
     LoginIn,
     SessionOut,
     ErrorOut,
+    *CONSOLE_MODELS,
 )
 _REF = "#/components/schemas/{model}"
 
@@ -236,6 +238,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": {"description": "Text exposition format"}},
                 }
             },
+            **console_paths(),
         },
         "components": {
             "schemas": schemas,

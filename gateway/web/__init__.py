@@ -1,0 +1,1 @@
+"""The operator console and supervisor review, served by the gateway (no build step)."""

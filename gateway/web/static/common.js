@@ -1,0 +1,166 @@
+// Shared by every console page: translations, API calls with the CSRF header, formatting.
+"use strict";
+
+const STRINGS = {
+  en: {
+    title: "Alarm gateway", login: "Log in", name: "Name", password: "Password",
+    login_failed: "Wrong name or password.", logout: "Log out", language: "Language",
+    queue: "Open alarms", no_alarms: "No open alarm.", accept: "Accept", open: "Open",
+    target_accept: "Accept within 10 s", overdue: "overdue", waiting: "waiting",
+    handled_by: "Handled by", alarm: "Alarm", select_alarm: "Select an alarm in the queue.",
+    device: "Device", type: "Type", state: "State", received: "Received", battery: "Battery",
+    position: "Position", accuracy: "accuracy", open_map: "Open map", no_position: "No position.",
+    timeline: "Timeline", audio: "Audio", listen: "Listen", hangup: "Hang up",
+    talk: "Talk to the agent", talking: "Talking: the agent hears you",
+    listening: "Listening silently", not_connected: "Not connected",
+    callback: "Call the phone back", callback_unavailable: "Not available: the voice channel is not connected to this console yet",
+    doubt: "Doubt removal", false_alarm: "False alarm", agent_safe: "Agent safe",
+    emergency_confirmed: "Emergency confirmed", dispatch: "Dispatch emergency services",
+    police: "Police (17)", samu: "SAMU (15)", fire: "Fire brigade (18)", e112: "European emergency (112)",
+    reference: "Reference number", send: "Record", escalate_manager: "Escalate to the manager",
+    note: "Note", add_note: "Add note", close: "Close the alarm", outcome: "Outcome", comment: "Comment",
+    release: "Release to the queue", transcript: "Transcript and cues",
+    no_transcript: "Nothing transcribed yet.", review: "Review", console: "Console",
+    from: "From", to: "To", tz: "Time zone", search: "Search", any: "Any", group: "Group by",
+    export_csv: "Export CSV", figures: "Figures", alarms: "Alarms",
+    accept_p50: "Time to accept (median)", accept_p90: "Time to accept (90th pct.)",
+    within10: "Accepted within 10 s", within40: "Accepted within 40 s",
+    doubt_p50: "Time to doubt removal (median)", doubt_p90: "Time to doubt removal (90th pct.)",
+    false_rate: "False-alarm rate", outcomes: "Outcomes", accepted_by: "Accepted by",
+    accept_s: "Accept (s)", doubt_s: "Doubt removed (s)", listeners: "Listened",
+    target: "target", day: "Day", week: "Week", month: "Month", period: "Period",
+    connection_lost: "Live connection lost; reconnecting…", error: "Error",
+    types: { sos: "SOS", discreet: "Discreet alarm", fall: "Fall", verticality: "Loss of verticality",
+      no_movement: "No movement", tear_off: "Tear-off", missed_check_in: "Missed check-in",
+      link_lost: "Link lost", low_battery: "Low battery", test: "Test" },
+    states: { received: "received", offered: "offered", accepted: "accepted", escalated: "escalated", closed: "closed" },
+    outcome_names: { false_alarm: "False alarm", agent_safe: "Agent safe",
+      intervention_dispatched: "Intervention dispatched", cancelled_by_agent: "Cancelled by the agent",
+      no_response: "No response", test_completed: "Test completed" },
+  },
+  fr: {
+    title: "Passerelle d'alarmes", login: "Se connecter", name: "Nom", password: "Mot de passe",
+    login_failed: "Nom ou mot de passe incorrect.", logout: "Se déconnecter", language: "Langue",
+    queue: "Alarmes en cours", no_alarms: "Aucune alarme en cours.", accept: "Prendre", open: "Ouvrir",
+    target_accept: "Prise en charge sous 10 s", overdue: "en retard", waiting: "en attente",
+    handled_by: "Prise par", alarm: "Alarme", select_alarm: "Choisissez une alarme dans la file.",
+    device: "Terminal", type: "Type", state: "État", received: "Reçue", battery: "Batterie",
+    position: "Position", accuracy: "précision", open_map: "Ouvrir la carte", no_position: "Pas de position.",
+    timeline: "Historique", audio: "Audio", listen: "Écouter", hangup: "Raccrocher",
+    talk: "Parler au travailleur", talking: "En phonie : le travailleur vous entend",
+    listening: "Écoute discrète", not_connected: "Non connecté",
+    callback: "Rappeler le téléphone", callback_unavailable: "Indisponible : la voie phonie n'est pas encore reliée à cette console",
+    doubt: "Levée de doute", false_alarm: "Fausse alerte", agent_safe: "Travailleur en sécurité",
+    emergency_confirmed: "Urgence confirmée", dispatch: "Engager les secours",
+    police: "Police (17)", samu: "SAMU (15)", fire: "Pompiers (18)", e112: "Urgence européenne (112)",
+    reference: "Numéro de référence", send: "Enregistrer", escalate_manager: "Escalader au responsable",
+    note: "Note", add_note: "Ajouter la note", close: "Clôturer l'alarme", outcome: "Issue", comment: "Commentaire",
+    release: "Remettre en file", transcript: "Transcription et indices",
+    no_transcript: "Rien de transcrit pour l'instant.", review: "Supervision", console: "Console",
+    from: "Du", to: "Au", tz: "Fuseau horaire", search: "Rechercher", any: "Tous", group: "Regrouper par",
+    export_csv: "Exporter en CSV", figures: "Indicateurs", alarms: "Alarmes",
+    accept_p50: "Délai de prise en charge (médiane)", accept_p90: "Délai de prise en charge (90e centile)",
+    within10: "Prises en charge sous 10 s", within40: "Prises en charge sous 40 s",
+    doubt_p50: "Délai de levée de doute (médiane)", doubt_p90: "Délai de levée de doute (90e centile)",
+    false_rate: "Taux de fausses alertes", outcomes: "Issues", accepted_by: "Prise par",
+    accept_s: "Prise (s)", doubt_s: "Levée de doute (s)", listeners: "Écoutée par",
+    target: "objectif", day: "Jour", week: "Semaine", month: "Mois", period: "Période",
+    connection_lost: "Connexion temps réel perdue ; reconnexion…", error: "Erreur",
+    types: { sos: "SOS", discreet: "Alarme discrète", fall: "Chute", verticality: "Perte de verticalité",
+      no_movement: "Absence de mouvement", tear_off: "Arrachement", missed_check_in: "Pointage manqué",
+      link_lost: "Perte de liaison", low_battery: "Batterie faible", test: "Test" },
+    states: { received: "reçue", offered: "présentée", accepted: "prise", escalated: "escaladée", closed: "clôturée" },
+    outcome_names: { false_alarm: "Fausse alerte", agent_safe: "Travailleur en sécurité",
+      intervention_dispatched: "Intervention engagée", cancelled_by_agent: "Annulée par le travailleur",
+      no_response: "Pas de réponse", test_completed: "Test effectué" },
+  },
+};
+
+const gw = {
+  lang: localStorage.getItem("gw_lang") ||
+    ((navigator.language || "en").toLowerCase().startsWith("fr") ? "fr" : "en"),
+  serverOffsetMs: 0,
+
+  t(key) { return STRINGS[gw.lang][key] ?? STRINGS.en[key] ?? key; },
+  typeName(v) { return gw.t("types")[v] || v; },
+  stateName(v) { return gw.t("states")[v] || v; },
+  outcomeName(v) { return gw.t("outcome_names")[v] || v; },
+
+  translate(root = document) {
+    document.documentElement.lang = gw.lang;
+    root.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = gw.t(el.dataset.i18n); });
+    root.querySelectorAll("[data-i18n-title]").forEach((el) => { el.title = gw.t(el.dataset.i18nTitle); });
+    root.querySelectorAll("[data-i18n-label]").forEach((el) => { el.setAttribute("aria-label", gw.t(el.dataset.i18nLabel)); });
+  },
+
+  setupLanguage(onChange) {
+    const select = document.getElementById("lang");
+    if (!select) return;
+    select.value = gw.lang;
+    select.addEventListener("change", () => {
+      gw.lang = select.value;
+      localStorage.setItem("gw_lang", gw.lang);
+      gw.translate();
+      if (onChange) onChange();
+    });
+    gw.translate();
+  },
+
+  csrf() {
+    const m = document.cookie.match(/(?:^|;\s*)gw_csrf=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  },
+
+  async api(method, path, body) {
+    const headers = { "X-CSRF-Token": gw.csrf() };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const resp = await fetch(path, {
+      method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const date = Date.parse(resp.headers.get("Date") || "");
+    if (!Number.isNaN(date)) gw.serverOffsetMs = date - Date.now();
+    if (resp.status === 401) { location.href = "/?next=" + encodeURIComponent(location.pathname); throw new Error("login"); }
+    if (resp.status === 204) return null;
+    const data = await resp.json();
+    if (!resp.ok) throw new Error(data.error ? data.error.message : resp.statusText);
+    return data;
+  },
+
+  now() { return Date.now() + gw.serverOffsetMs; },
+
+  time(iso) {
+    return iso ? new Date(iso).toLocaleString(gw.lang === "fr" ? "fr-FR" : "en-GB") : "";
+  },
+
+  seconds(v) { return v === null || v === undefined ? "–" : `${v.toFixed(1)} s`; },
+  share(v) { return v === null || v === undefined ? "–" : `${(v * 100).toFixed(1)} %`; },
+
+  el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children.flat()) {
+      if (c !== null && c !== undefined) node.append(c instanceof Node ? c : String(c));
+    }
+    return node;
+  },
+
+  async logout() {
+    await fetch("/api/v1/sessions/current", { method: "DELETE", credentials: "same-origin" });
+    location.href = "/";
+  },
+
+  showError(message) {
+    const box = document.getElementById("error");
+    if (!box) return;
+    box.textContent = message ? `${gw.t("error")}: ${message}` : "";
+    box.hidden = !message;
+  },
+};
+
+window.gw = gw;

@@ -1,0 +1,266 @@
+// Operator console: live queue, alarm card, actions, audio, transcript.
+"use strict";
+
+const SEVERITY = { discreet: 0, sos: 0, fall: 1, verticality: 1, no_movement: 1, tear_off: 1,
+  link_lost: 2, missed_check_in: 2, low_battery: 3, test: 4 };
+const OPEN_STATES = ["received", "offered", "accepted", "escalated"];
+const ACCEPT_TARGET_S = 10;
+const OUTCOMES = ["false_alarm", "agent_safe", "intervention_dispatched", "cancelled_by_agent",
+  "no_response", "test_completed"];
+
+const state = { me: null, alarms: new Map(), selected: null, leg: null, transcripts: new Map() };
+const $ = (id) => document.getElementById(id);
+
+function waiting(alarm) { return alarm.state === "received" || alarm.state === "offered"; }
+
+function sortedQueue() {
+  return [...state.alarms.values()].sort((a, b) =>
+    (waiting(b) - waiting(a)) || (SEVERITY[a.type] - SEVERITY[b.type]) ||
+    (Date.parse(b.received_at) - Date.parse(a.received_at)));
+}
+
+function elapsed(alarm) { return Math.max(0, (gw.now() - Date.parse(alarm.received_at)) / 1000); }
+
+function clock(seconds) {
+  const s = Math.floor(seconds);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function renderQueue() {
+  const list = $("queue");
+  const alarms = sortedQueue();
+  $("queue-count").textContent = `(${alarms.length})`;
+  list.replaceChildren(...alarms.map((a) => {
+    const mine = a.handler === state.me?.user;
+    return gw.el("li", {
+      class: `alarm sev-${SEVERITY[a.type]}${a.id === state.selected?.id ? " selected" : ""}`,
+      "data-id": a.id, "data-state": a.state,
+    },
+    gw.el("div", { class: "alarm-head" },
+      gw.el("strong", {}, gw.typeName(a.type)),
+      gw.el("span", { class: "timer", "data-received": a.received_at, role: "timer" }, clock(elapsed(a)))),
+    gw.el("div", { class: "alarm-meta" }, a.device_id, " · ", gw.stateName(a.state),
+      a.handler ? ` · ${gw.t("handled_by")} ${a.handler}` : ""),
+    gw.el("div", { class: "alarm-buttons" },
+      waiting(a) ? gw.el("button", { type: "button", class: "primary accept", onclick: () => accept(a.id) }, gw.t("accept")) : null,
+      gw.el("button", { type: "button", onclick: () => select(a.id) }, gw.t("open")),
+      mine ? gw.el("span", { class: "badge" }, "✓") : null));
+  }));
+  if (!alarms.length) list.append(gw.el("li", { class: "hint" }, gw.t("no_alarms")));
+  renderTimers();
+}
+
+function renderTimers() {
+  document.querySelectorAll("#queue li.alarm").forEach((li) => {
+    const alarm = state.alarms.get(li.dataset.id);
+    if (!alarm) return;
+    const seconds = elapsed(alarm);
+    const timer = li.querySelector(".timer");
+    timer.textContent = clock(seconds);
+    const late = waiting(alarm) && seconds > ACCEPT_TARGET_S;
+    li.classList.toggle("overdue", late);
+    timer.title = late ? gw.t("overdue") : gw.t("target_accept");
+  });
+}
+
+function mapLink(loc) {
+  return `https://www.openstreetmap.org/?mlat=${loc.lat}&mlon=${loc.lon}#map=17/${loc.lat}/${loc.lon}`;
+}
+
+function renderCard() {
+  const alarm = state.selected;
+  $("card-empty").hidden = !!alarm;
+  $("card-body").hidden = !alarm;
+  if (!alarm) { $("timeline").replaceChildren(); $("transcript").replaceChildren(); return; }
+  $("card-title").textContent = `${gw.t("alarm")} ${gw.typeName(alarm.type)} – ${alarm.device_id}`;
+  const loc = alarm.location;
+  const positions = (alarm.timeline || []).filter((e) => e.kind === "location_updated").length;
+  const rows = [
+    ["device", alarm.device_id], ["type", gw.typeName(alarm.type)],
+    ["state", gw.stateName(alarm.state) + (alarm.handler ? ` (${alarm.handler})` : "")],
+    ["received", gw.time(alarm.received_at)],
+    ["battery", alarm.battery_pct === null ? "–" : `${alarm.battery_pct} %`],
+  ];
+  const facts = rows.flatMap(([k, v]) => [gw.el("dt", {}, gw.t(k)), gw.el("dd", {}, v)]);
+  facts.push(gw.el("dt", {}, gw.t("position")), gw.el("dd", {}, loc
+    ? [`${loc.lat.toFixed(5)}, ${loc.lon.toFixed(5)}`,
+      loc.accuracy_m === null ? "" : ` (${gw.t("accuracy")} ± ${Math.round(loc.accuracy_m)} m)`,
+      positions ? ` · ${positions} ↻` : "", " ",
+      gw.el("a", { href: mapLink(loc), target: "_blank", rel: "noopener noreferrer" }, gw.t("open_map"))]
+    : gw.t("no_position")));
+  $("facts").replaceChildren(...facts);
+  const mine = alarm.handler === state.me?.user;
+  const open = alarm.state !== "closed";
+  $("actions").querySelectorAll("fieldset:not(.audio) button, fieldset:not(.audio) input, fieldset:not(.audio) select, fieldset:not(.audio) textarea")
+    .forEach((el) => { el.disabled = !(mine && open); });
+  const canListen = open && (mine || state.me?.role === "supervisor");
+  $("listen").disabled = !canListen || !!state.leg;
+  $("talk").disabled = !state.leg;
+  $("hangup").disabled = !state.leg;
+  $("timeline").replaceChildren(...(alarm.timeline || []).map((e) => gw.el("li", {},
+    gw.el("time", { datetime: e.at }, gw.time(e.at)), " ",
+    gw.el("strong", {}, e.actor), " ", e.kind,
+    Object.keys(e.data).length ? gw.el("code", {}, " " + describe(e.data)) : null)));
+  renderTranscript();
+}
+
+function describe(data) {
+  return Object.entries(data).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(" ");
+}
+
+function renderTranscript() {
+  const items = state.transcripts.get(state.selected?.id) || [];
+  $("transcript").replaceChildren(...(items.length ? items.map((m) => m.type === "cue"
+    ? gw.el("li", { class: "cue" }, gw.el("strong", {}, `⚠ ${m.label || m.cue}`),
+      m.confidence === undefined ? "" : ` (${Math.round(m.confidence * 100)} %)`)
+    : gw.el("li", { class: m.final ? "final" : "partial" },
+      gw.el("span", { class: "speaker" }, `${m.speaker || "caller"}: `), m.text))
+    : [gw.el("li", { class: "hint" }, gw.t("no_transcript"))]));
+}
+
+async function run(action) {
+  try { gw.showError(""); return await action(); } catch (err) { gw.showError(err.message); return null; }
+}
+
+async function refresh(id) {
+  const alarm = await gw.api("GET", `/api/v1/alarms/${id}`);
+  if (OPEN_STATES.includes(alarm.state)) state.alarms.set(id, alarm); else state.alarms.delete(id);
+  if (state.selected?.id === id) state.selected = alarm;
+  renderQueue();
+  renderCard();
+}
+
+async function select(id) {
+  if (state.leg && state.leg.alarmId !== id) await hangup();
+  const alarm = await run(() => gw.api("GET", `/api/v1/alarms/${id}`));
+  if (alarm) { state.selected = alarm; renderQueue(); renderCard(); }
+}
+
+async function accept(id) {
+  const alarm = await run(() => gw.api("POST", `/api/v1/alarms/${id}/accept`));
+  if (alarm) { state.alarms.set(id, alarm); state.selected = alarm; renderQueue(); renderCard(); }
+}
+
+async function act(path, body) {
+  const id = state.selected.id;
+  const alarm = await run(() => gw.api("POST", `/api/v1/alarms/${id}/${path}`, body));
+  if (alarm) { state.selected = alarm; await refresh(id); }
+  return alarm;
+}
+
+async function listen() {
+  const leg = new AudioLeg(state.selected.id, $("remote"), (level) => {
+    $("level").value = Math.min(1, level * 4);
+    window.gwAudioLevel = level;
+  });
+  state.leg = leg;
+  renderCard();
+  const ok = await run(() => leg.connect().then(() => true));
+  if (!ok) { await leg.close(false); state.leg = null; renderCard(); return; }
+  setAudioState();
+}
+
+function setAudioState() {
+  const leg = state.leg;
+  $("audio-state").textContent = !leg ? gw.t("not_connected") : leg.talking ? gw.t("talking") : gw.t("listening");
+  $("audio-state").classList.toggle("talking", !!leg?.talking);
+  $("talk").setAttribute("aria-pressed", String(!!leg?.talking));
+}
+
+async function toggleTalk() {
+  if (!state.leg) return;
+  await run(() => state.leg.setTalking(!state.leg.talking));
+  setAudioState();
+}
+
+async function hangup() {
+  if (!state.leg) return;
+  const leg = state.leg;
+  state.leg = null;
+  await run(() => leg.close());
+  setAudioState();
+  renderCard();
+}
+
+function socket(path, onMessage, onOpen) {
+  const url = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${path}`;
+  let delay = 500;
+  const connect = () => {
+    const ws = new WebSocket(url);
+    ws.addEventListener("open", () => { delay = 500; $("live").textContent = ""; if (onOpen) onOpen(); });
+    ws.addEventListener("message", (ev) => onMessage(JSON.parse(ev.data)));
+    ws.addEventListener("close", () => {
+      $("live").textContent = gw.t("connection_lost");
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 10000);
+    });
+  };
+  connect();
+}
+
+function onEvent(msg) {
+  if (msg.type === "hello") {
+    state.me = { user: msg.user, role: msg.role };
+    $("user").textContent = `${msg.user} (${msg.role})`;
+    $("nav-review").hidden = msg.role === "operator";
+  } else if (msg.type === "alarm") {
+    const a = msg.alarm;
+    if (OPEN_STATES.includes(a.state)) state.alarms.set(a.id, a); else state.alarms.delete(a.id);
+    renderQueue();
+    if (state.selected?.id === a.id) {
+      if (state.leg && a.state === "closed") hangup();
+      run(() => refresh(a.id));
+    }
+  } else if (msg.type === "transcript" || msg.type === "cue") {
+    const list = state.transcripts.get(msg.alarm_id) || [];
+    if (msg.type === "transcript" && !msg.final && list.length && !list.at(-1).final && list.at(-1).type === "transcript") list.pop();
+    list.push(msg);
+    state.transcripts.set(msg.alarm_id, list.slice(-200));
+    if (state.selected?.id === msg.alarm_id) renderTranscript();
+  } else if (msg.type === "overflow") {
+    loadQueue();
+  }
+}
+
+async function loadQueue() {
+  const query = OPEN_STATES.map((s) => `state=${s}`).join("&");
+  const data = await run(() => gw.api("GET", `/api/v1/alarms?${query}&limit=500`));
+  if (!data) return;
+  state.alarms = new Map(data.alarms.map((a) => [a.id, a]));
+  renderQueue();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  gw.setupLanguage(() => { renderQueue(); renderCard(); setAudioState(); fillOutcomes(); });
+  const fillOutcomes = () => $("close-outcome").replaceChildren(
+    ...OUTCOMES.map((o) => gw.el("option", { value: o }, gw.outcomeName(o))));
+  fillOutcomes();
+  $("logout").addEventListener("click", () => gw.logout());
+  $("listen").addEventListener("click", listen);
+  $("talk").addEventListener("click", toggleTalk);
+  $("hangup").addEventListener("click", hangup);
+  document.querySelectorAll("[data-verdict]").forEach((b) => b.addEventListener("click",
+    () => act("doubt-removed", { verdict: b.dataset.verdict })));
+  $("dispatch-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    act("escalate", { target: $("dispatch-target").value, reference: $("dispatch-ref").value || null });
+  });
+  $("escalate-manager").addEventListener("click", () => act("escalate", { target: "manager" }));
+  $("note-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (await act("notes", { text: $("note-text").value })) $("note-text").value = "";
+  });
+  $("close-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    await hangup();
+    await act("close", { outcome: $("close-outcome").value, comment: $("close-comment").value || null });
+  });
+  $("release").addEventListener("click", async () => {
+    await hangup();
+    await act("release", { reason: "released by the operator" });
+  });
+  socket("/api/v1/events", onEvent, loadQueue);
+  socket("/api/v1/console/presence", () => {});
+  setInterval(renderTimers, 500);
+  renderCard();
+});
