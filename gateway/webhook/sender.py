@@ -97,7 +97,9 @@ class WebhookSender:
                 url, data=body, headers=headers, allow_redirects=False
             ) as reply:
                 status = reply.status
-                detail = (await reply.text(errors="replace"))[:200] if status >= 300 else ""
+                detail = ""
+                if status >= 300:  # the start of the answer explains most refusals
+                    detail = (await reply.content.read(200)).decode("utf-8", "replace").strip()
         except TimeoutError:
             raise WebhookUnreachableError(
                 f"{url}: no answer within {self.config.timeout_s:g} s"

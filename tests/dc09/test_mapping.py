@@ -169,9 +169,23 @@ def test_account_that_is_not_hex_is_a_permanent_error() -> None:
     assert info.value.permanent
 
 
+def test_unknown_alarm_type_still_raises_an_emergency() -> None:
+    message = MAPPING.message_for(
+        event(EventKind.ALARM_RAISED, alarm_type="man_down"), default_account="1234"
+    )
+    assert message is not None
+    assert parse_sia_data(message.data).code == "QA"
+    assert XData("I", "alarm man_down") in message.xdata
+
+
+def without_raised_wildcard() -> str:
+    return default_yaml().replace('    "*": {cid: 101, sia: QA, text: "alarm {alarm_type}"}\n', "")
+
+
 def test_unknown_alarm_type_without_wildcard() -> None:
+    mapping = parse_mapping(without_raised_wildcard(), "mapping.yaml")
     with pytest.raises(InvalidEventError) as info:
-        MAPPING.message_for(
+        mapping.message_for(
             event(EventKind.ALARM_RAISED, alarm_type="meteor"), default_account="1234"
         )
     assert str(info.value) == "event 7: alarm_type 'meteor' has no DC-09 code for alarm.raised"
@@ -202,7 +216,7 @@ def test_bad_code_names_file_line_and_key() -> None:
 
 
 def test_missing_alarm_type_and_unknown_key() -> None:
-    text = default_yaml().replace("    test: {cid: 602", "    tset: {cid: 602", 1)
+    text = without_raised_wildcard().replace("    test: {cid: 602", "    tset: {cid: 602", 1)
     line = next(n for n, row in enumerate(text.splitlines(), 1) if "tset:" in row)
     raised = next(n for n, row in enumerate(text.splitlines(), 1) if "alarm.raised:" in row)
     assert issues(text) == [
