@@ -62,6 +62,8 @@ log = logging.getLogger("gateway.sip")
 
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
+EXIT_GRACE = 2.0
+"""Seconds a worker whose output closed may take to exit before it is killed."""
 COMMAND_TIMEOUT = 2.0
 AUDIO_BACKLOG = 1024 * 1024
 """Bytes queued to a worker beyond which injected audio is dropped (worker stalled)."""
@@ -123,8 +125,11 @@ class SipSupervisor:
         async with asyncio.timeout(START_TIMEOUT):
             await asyncio.gather(*(w.ready.wait() for w in self._workers))
 
-    async def stop(self) -> None:
-        """Hang up every call, stop the workers (killing any that does not exit)."""
+    async def stop(self) -> dict[int, int | None]:
+        """Hang up every call and stop the workers, killing any that does not exit.
+
+        Returns each worker's exit code by index: 0 means pjsua2 was released cleanly.
+        """
         self._stopping = True
         for worker in self._workers:
             worker.send(Shutdown())
@@ -142,6 +147,11 @@ class SipSupervisor:
         for proc in procs:
             if proc.returncode is None:
                 await proc.wait()
+        codes = {w.index: w.process.returncode for w in self._workers if w.process is not None}
+        unclean = {index: code for index, code in codes.items() if code != 0}
+        if unclean:
+            log.warning("SIP workers exited uncleanly: %s", unclean)
+        return codes
 
     def worker_ports(self) -> list[int]:
         """SIP port of each worker (0 while one is restarting), by worker index."""
@@ -195,14 +205,19 @@ class SipSupervisor:
                     self._on_message(worker, message)
         finally:
             pinger.cancel()
-            if process.returncode is None:
+            try:  # output closed: the worker is exiting, or dead, or broken
+                async with asyncio.timeout(EXIT_GRACE):
+                    await process.wait()
+            except TimeoutError:
                 process.kill()
-            await process.wait()
+                await process.wait()
             self._on_death(worker, process)
 
     async def _ping(self, worker: _Worker, process: asyncio.subprocess.Process) -> None:
         for nonce in itertools.count(1):
             await asyncio.sleep(self.config.ping_interval)
+            if self._stopping:
+                return  # a worker shutting down is busy releasing pjsua2
             if not worker.ready.is_set():
                 continue
             if time.monotonic() - worker.last_pong > self.config.ping_timeout:
@@ -280,6 +295,7 @@ class SipSupervisor:
                 log.warning("SIP worker %d: %s: %s", worker.index, message.call_id, message.reason)
         elif isinstance(message, WorkerReady):
             worker.sip_port = message.sip_port
+            worker.last_pong = time.monotonic()  # start-up may be slow on a busy machine
             worker.ready.set()
             log.info("SIP worker %d ready on port %d", worker.index, message.sip_port)
             self.handler.on_call_event(WorkerStarted(worker.index, message.sip_port, message.pid))

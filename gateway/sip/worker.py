@@ -97,6 +97,7 @@ class TapPort(pj.AudioMediaPort):  # type: ignore[misc]
         self._silence = pj.ByteVector(bytes(self._frame_bytes))
         self.inject: deque[bytes] = deque(maxlen=INJECT_BACKLOG)
         self._playing = False
+        self.closed = False
         fmt = pj.MediaFormatAudio()
         fmt.type = pj.PJMEDIA_TYPE_AUDIO
         fmt.clockRate = rate
@@ -105,15 +106,27 @@ class TapPort(pj.AudioMediaPort):  # type: ignore[misc]
         fmt.frameTimeUsec = 20000
         self.createPort(f"tap-{call_id}", fmt)
 
+    def close(self) -> None:
+        """Silence the frame callbacks: call before dropping the port.
+
+        Python empties the object before pjsua2's destructor takes the port off
+        the bridge; callbacks in that window must not touch its attributes.
+        """
+        self.closed = True
+
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
         try:
+            if getattr(self, "closed", True):
+                return
             if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO:
                 self._loop.call_soon_threadsafe(self._emit, self.call_id, bytes(frame.buf))
         except Exception:
-            log.exception("tap receive failed on %s", self.call_id)
+            log.exception("tap receive failed")
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:
         try:
+            if getattr(self, "closed", True):
+                return
             if not self._playing:
                 self._playing = len(self.inject) >= INJECT_PREBUFFER
             data = self.inject.popleft() if self._playing and self.inject else None
@@ -122,7 +135,7 @@ class TapPort(pj.AudioMediaPort):  # type: ignore[misc]
             frame.buf = pj.ByteVector(data) if data is not None else self._silence
             frame.size = self._frame_bytes
         except Exception:
-            log.exception("tap request failed on %s", self.call_id)
+            log.exception("tap request failed")
 
 
 class GatewayCall(pj.Call):  # type: ignore[misc]
@@ -273,8 +286,9 @@ class Worker:
 
     def _release(self, call_id: str) -> None:
         call = self.calls.pop(call_id, None)
-        if call is not None:
-            call.tap = None  # its media is gone: dropping the port removes it from the bridge
+        if call is not None and call.tap is not None:
+            call.tap.close()
+            call.tap = None  # pjsua2 takes the port off the bridge
 
     def on_media_state(self, call: GatewayCall) -> None:
         info = call.getInfo()
@@ -449,7 +463,9 @@ class Worker:
     def destroy(self) -> None:
         """Release every pjsua2 object, then the library (anything left would abort)."""
         for call in self.calls.values():
-            call.tap = None
+            if call.tap is not None:
+                call.tap.close()
+                call.tap = None
         self.calls.clear()
         self.account.shutdown()
         del self.account
@@ -498,8 +514,8 @@ async def serve(settings: WorkerSettings, ipc_in: int, ipc_out: int) -> None:
     finally:
         read.cancel()
         await _hang_up_all(worker)
-        transport.close()
         worker.destroy()
+        transport.close()  # last: the supervisor reads end-of-output as "exited"
 
 
 async def _hang_up_all(worker: Worker, grace: float = 2.0) -> None:

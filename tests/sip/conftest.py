@@ -104,8 +104,8 @@ async def start_supervisor() -> AsyncIterator[StartSupervisor]:
         return supervisor, handler
 
     yield start
-    for supervisor in running:
-        await supervisor.stop()
+    exit_codes = [await supervisor.stop() for supervisor in running]
+    assert all(code == 0 for codes in exit_codes for code in codes.values()), exit_codes
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,20 @@ def match(
     """(delay in seconds, normalised correlation) of ``received`` against ``reference``."""
     lag, corr = best_lag(reference, to_samples(bytes(received)), int(max_lag_s * TAP_RATE))
     return lag / TAP_RATE, corr
+
+
+def windowed_match(reference: Samples, received: bytes | bytearray, window: float = 0.5) -> float:
+    """Median correlation of the received audio's voiced 500 ms windows, each aligned
+    on its own: jitter buffers that add or drop a frame under load do not count."""
+    samples = to_samples(bytes(received))
+    size = int(window * TAP_RATE)
+    scores = []
+    for start in range(0, len(samples) - size + 1, size):
+        chunk = samples[start : start + size]
+        if np.sqrt(np.mean(chunk**2)) > 0.01:
+            scores.append(best_lag(chunk, reference, len(reference))[1])
+    assert scores, "no voiced audio received"
+    return float(np.median(scores))
 
 
 def rms(pcm: bytes | bytearray) -> float:
