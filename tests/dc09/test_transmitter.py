@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.dc09.content import Message
 from gateway.dc09.errors import MessageRejectedError, ReceiverUnreachableError
@@ -360,3 +363,48 @@ def test_settings_are_checked(options: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError) as info:
         Settings(**fields)  # type: ignore[arg-type]
     assert str(info.value) == message
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("submit"), st.integers(0, 1)),
+            st.tuples(st.just("up"), st.integers(0, 1)),
+            st.tuples(st.just("silent"), st.integers(0, 1)),
+            st.tuples(st.just("advance"), st.integers(0, 30)),
+        ),
+        max_size=40,
+    )
+)
+def test_every_message_ends_exactly_once_in_order(steps: list[tuple[str, int]]) -> None:
+    peers = [plain(), plain()]
+    pair = Pair(peers, attempts=2, answer_timeout=5.0, retry_delay=1.0, poll_interval=20.0)
+    tickets: list[int] = []
+    for action, value in steps:
+        if action == "submit":
+            tickets.append(pair.submit())
+        elif action == "up":
+            peers[value].up = not peers[value].up
+        elif action == "silent":
+            peers[value].silent = not peers[value].silent
+        else:
+            pair.advance(value)
+    for peer in peers:
+        peer.up, peer.silent = True, False
+    pair.advance(1000)
+    ended = [e.ticket for e in pair.events if isinstance(e, Delivered | Failed)]
+    assert ended == tickets
+    assert pair.tx.pending == 0
+    assert pair.tx.link_up
+    flips = [e for e in pair.events if isinstance(e, LinkLost | LinkRestored)]
+    assert all(type(a) is not type(b) for a, b in itertools.pairwise(flips))
+
+
+@given(st.binary(max_size=300))
+def test_any_answer_bytes_are_survived(data: bytes) -> None:
+    peer = plain()
+    peer.answer = data
+    pair = Pair([peer], attempts=1, answer_timeout=5.0)
+    ticket = pair.submit()
+    pair.advance(5)
+    assert [e.ticket for e in pair.events if isinstance(e, Delivered | Failed)] == [ticket]
