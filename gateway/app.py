@@ -6,7 +6,10 @@ in reverse order), so a failing start never leaves half-started parts behind.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -14,10 +17,12 @@ from aiohttp import web
 
 from gateway.api import routes_alarms, routes_events, routes_sessions, routes_system
 from gateway.api.errors import ApiError, NotFoundError
-from gateway.api.keys import BUS, CLOCK, METRICS, SETTINGS, STORE
+from gateway.api.keys import BUS, CLOCK, DIALPLANS, METRICS, SETTINGS, STORE
 from gateway.bus import EventBus
 from gateway.config.schema import Settings
 from gateway.dc09.sender import Dc09Sender
+from gateway.dialplan.library import DialplanLibrary
+from gateway.dialplan.runner import DialplanRunner
 from gateway.metrics import Metrics
 from gateway.outbox.events import OutboxEvent
 from gateway.outbox.runner import OutboxRunner, Sink
@@ -104,6 +109,29 @@ async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
         await stopped.stop()
 
 
+async def _dialplan_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Routing and escalation; SIGHUP reloads the plans, keeping the old ones if broken."""
+    library = DialplanLibrary(app[SETTINGS].dialplan.directory)  # broken at start: refuse
+    runner = DialplanRunner(library, app[STORE], app[BUS], wall_clock=app[CLOCK])
+    app[DIALPLANS] = runner
+
+    def reload() -> None:
+        issues = library.reload()
+        for issue in issues:
+            log.error("dialplan reload refused, the running plan stays: %s", issue)
+        if not issues:
+            log.info("dialplans reloaded", extra={"generation": library.generation})
+
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGHUP, reload)
+    await runner.start()
+    yield
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.remove_signal_handler(signal.SIGHUP)
+    await runner.stop()
+
+
 def _wants(sinks: dict[str, Sink]) -> Callable[[str, OutboxEvent], bool]:
     def wants(name: str, event: OutboxEvent) -> bool:
         sink = sinks[name]
@@ -122,6 +150,8 @@ def make_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_outbox_ctx)
+    if settings.dialplan.enabled:
+        app.cleanup_ctx.append(_dialplan_ctx)
     for module in (routes_alarms, routes_sessions, routes_events, routes_system):
         app.add_routes(module.routes)
     install_console(app)

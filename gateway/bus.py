@@ -7,7 +7,7 @@ overflows the subscriber is told it missed events and must reload.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 Message = Mapping[str, Any]
@@ -27,7 +27,15 @@ class Subscription:
 class EventBus:
     def __init__(self, queue_size: int = 1000) -> None:
         self._subscribers: set[Subscription] = set()
+        self._listeners: list[Callable[[Message], None]] = []
         self._size = queue_size
+
+    def add_listener(self, listener: Callable[[Message], None]) -> None:
+        """An in-process consumer, called synchronously for every message; never dropped."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[Message], None]) -> None:
+        self._listeners.remove(listener)
 
     def subscribe(self) -> Subscription:
         sub = Subscription(self, self._size)
@@ -39,6 +47,8 @@ class EventBus:
         return len(self._subscribers)
 
     def publish(self, message: Message) -> None:
+        for listener in self._listeners:
+            listener(message)
         for sub in tuple(self._subscribers):
             if sub.overflowed:
                 continue

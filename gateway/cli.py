@@ -17,7 +17,7 @@ from gateway import __version__
 from gateway.app import make_app, utc_now
 from gateway.auth import hash_password, token_hash
 from gateway.config.errors import ConfigError
-from gateway.config.load import load_settings
+from gateway.config.load import check_all, load_settings
 from gateway.config.schema import Settings
 from gateway.ids import new_secret
 from gateway.log import setup_logging
@@ -89,10 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check_config(path: Path) -> int:
-    try:
-        load_settings(path)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    """The configuration file and the dialplans it uses; every issue with its line."""
+    issues = check_all(path)
+    for issue in issues:
+        print(issue, file=sys.stderr)
+    if issues:
         return 1
     print(f"{path}: OK")
     return 0

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from aiohttp.test_utils import TestClient
 from gateway.api.keys import STORE
 from gateway.app import make_app
 from gateway.auth import hash_password, token_hash
-from gateway.config.schema import GatewaySection, Settings
+from gateway.config.schema import DialplanSection, GatewaySection, Settings
 from gateway.store.records import Role
 
 Client = TestClient[web.Request, web.Application]
@@ -43,7 +44,16 @@ async def eventually(condition: Callable[[], bool], within: float = 5.0) -> None
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(gateway=GatewaySection(data_dir=tmp_path / "data"))
+    """Defaults in a temporary directory, without dialplans: API tests see only their own steps."""
+    return Settings(
+        gateway=GatewaySection(data_dir=tmp_path / "data"),
+        dialplan=DialplanSection(enabled=False),
+    )
+
+
+@functools.cache
+def password_hash() -> str:
+    return hash_password(PASSWORD)
 
 
 @dataclass
@@ -71,13 +81,10 @@ async def api(settings: Settings, aiohttp_client: AiohttpClient) -> AsyncIterato
     await store.add_device("phone-1", token_hash("device-token-1"), now, sip_uri="sip:p1@127.0.0.1")
     await store.add_device("phone-2", token_hash("device-token-2"), now)
     sessions = {}
-    hashed = hash_password(PASSWORD)
     for role in Role:
-        await store.add_user(f"{role.value}-1", role, hashed, now)
-        answer = await client.post(
-            "/api/v1/sessions", json={"name": f"{role.value}-1", "password": PASSWORD}
-        )
-        assert answer.status == 201, await answer.text()
-        sessions[role] = (await answer.json())["token"]
-    client.session.cookie_jar.clear()  # tests choose their credentials explicitly
+        await store.add_user(f"{role.value}-1", role, password_hash(), now)
+        user = await store.user_by_name(f"{role.value}-1")
+        assert user is not None
+        sessions[role] = f"session-{role.value}"
+        await store.add_session(token_hash(sessions[role]), user.id, now, now + timedelta(hours=1))
     yield Api(client, "device-token-1", "device-token-2", sessions)

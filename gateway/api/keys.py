@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.bus import EventBus
 from gateway.config.schema import Settings
+from gateway.dialplan.runner import DialplanRunner
 from gateway.metrics import Metrics
 from gateway.store.store import Store
 
@@ -16,4 +17,5 @@ SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
 BUS = web.AppKey("bus", EventBus)
 METRICS = web.AppKey("metrics", Metrics)
+DIALPLANS = web.AppKey("dialplans", DialplanRunner)
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")

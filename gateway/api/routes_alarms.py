@@ -36,6 +36,7 @@ from gateway.api.schemas import (
     NoteIn,
     ReleaseIn,
     VoiceAttach,
+    alarm_message,
 )
 from gateway.store.errors import Conflict, NotFound
 from gateway.store.records import AlarmRecord, NewAlarm, Role, User
@@ -49,22 +50,7 @@ HANDLERS = (Role.OPERATOR, Role.SUPERVISOR)  # who may take and work an alarm
 
 def publish(request: web.Request, alarm: AlarmRecord) -> None:
     """Tell live consoles; the last timeline entry says what changed."""
-    entry = alarm.timeline[-1] if alarm.timeline else None
-    request.app[BUS].publish(
-        {
-            "type": "alarm",
-            "alarm": AlarmOut.of(alarm, with_timeline=False).model_dump(mode="json"),
-            "entry": None
-            if entry is None
-            else {
-                "at": entry.at.isoformat(),
-                "actor": entry.actor,
-                "kind": entry.kind,
-                "state": entry.state.value,
-                "data": dict(entry.data),
-            },
-        }
-    )
+    request.app[BUS].publish(alarm_message(alarm))
 
 
 @routes.post("/api/v1/alarms")

@@ -165,3 +165,13 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+def alarm_message(alarm: AlarmRecord) -> dict[str, Any]:
+    """The live-event message for a change; its last timeline entry says what changed."""
+    entry = alarm.timeline[-1] if alarm.timeline else None
+    return {
+        "type": "alarm",
+        "alarm": AlarmOut.of(alarm, with_timeline=False).model_dump(mode="json"),
+        "entry": None if entry is None else TimelineEntryOut.of(entry).model_dump(mode="json"),
+    }

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from gateway.config.errors import ConfigError, ConfigIssue
 from gateway.config.locate import issues_from_validation, load_toml
 from gateway.config.schema import Settings
+from gateway.dialplan.load import check as check_dialplans
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 
@@ -20,6 +21,15 @@ def parse_settings(text: str, file: str) -> Settings:
         return Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(issues_from_validation(exc, file, lines)) from None
+
+
+def check_all(path: Path) -> list[ConfigIssue]:
+    """Every issue of a configuration file and of the dialplans it points to."""
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        return list(exc.issues)
+    return check_dialplans([settings.dialplan.directory])
 
 
 def load_settings(path: Path | None) -> Settings:

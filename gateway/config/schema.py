@@ -50,6 +50,18 @@ class VoiceSection(Section):
     alarm_id_header: str = "X-Alarm-Id"
 
 
+def bundled_dialplans() -> Path:
+    """``dialplans/`` beside the package: the plan a source checkout runs with."""
+    return Path(__file__).resolve().parents[2] / "dialplans"
+
+
+class DialplanSection(Section):
+    enabled: bool = True
+    """false: no plan offers or escalates alarms; operators take them from the queue only."""
+    directory: Path = Field(default_factory=bundled_dialplans)
+    """Folder of ``*.yaml`` dialplans, loaded together; reloaded on SIGHUP."""
+
+
 class LogSection(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "text"] = "json"
@@ -61,6 +73,7 @@ class Settings(Section):
     database: DatabaseSection = DatabaseSection()
     voice: VoiceSection = VoiceSection()
     log: LogSection = LogSection()
+    dialplan: DialplanSection = DialplanSection()
     dc09: Dc09Config | None = None
     """Forwarding to the monitoring centre; absent: alarms are not forwarded over DC-09."""
     webhooks: list[WebhookConfig] = []

@@ -1,0 +1,349 @@
+"""asyncio adapter of the dialplans: one escalation machine per open alarm.
+
+The runner feeds the machines what happens to alarms (taken from the event
+bus), owns their single timer each, and carries their actions out: offers go to
+the consoles, every timeline note lands in the alarm's timeline, managers are
+reached by webhook or by a SIP call. A step whose channel is missing or fails
+is fed back to the machine as a failure, so the plan moves on and the timeline
+says why: escalation never fails silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from gateway.alarm.events import AlarmEvent, Noted, Offered
+from gateway.alarm.machine import AlarmProtocolError
+from gateway.alarm.types import AlarmState, AlarmType, Outcome
+from gateway.api.schemas import alarm_message
+from gateway.bus import EventBus, Message
+from gateway.dialplan.actions import (
+    CallbackPhone,
+    CancelOffer,
+    EscalateToSupervisor,
+    EscalationAction,
+    ForwardToBackup,
+    NotifyManager,
+    Offer,
+    StartNoResponseProcedure,
+    TimelineNote,
+)
+from gateway.dialplan.errors import DialplanError
+from gateway.dialplan.evaluate import AlarmContext
+from gateway.dialplan.events import (
+    AlarmClosed,
+    BackupFailed,
+    CallbackFailed,
+    CallDropped,
+    Channel,
+    CueDetected,
+    EscalationEvent,
+    ManagerAcknowledged,
+    ManagerFailed,
+    OperatorAccepted,
+    OperatorReleased,
+    OutcomeRecorded,
+    VoiceConnected,
+)
+from gateway.dialplan.library import DialplanLibrary
+from gateway.dialplan.machine import EscalationMachine
+from gateway.store.errors import NotFound
+from gateway.store.store import Store
+
+log = logging.getLogger("gateway.dialplan")
+
+
+class VoiceActions(Protocol):
+    """What the voice channel does for the dialplans (implemented over the SIP workers)."""
+
+    async def callback_phone(self, alarm_id: str) -> None:
+        """Call the alarm's phone back with auto-answer headers; raise if it cannot."""
+
+    async def call_manager(self, alarm_id: str, uri: str, message: str, ack_digit: str) -> bool:
+        """Speak ``message`` to ``uri``; True once the callee pressed ``ack_digit``."""
+
+
+class ManagerWebhook(Protocol):
+    async def notify(self, alarm_id: str, action: NotifyManager) -> None:
+        """POST the message to ``action.address``; raise if not answered 2xx."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tenancy:
+    """What the runner knows of an alarm's organisation (the back office refines it)."""
+
+    tenant: str = "default"
+    pilot: bool = False
+
+
+class DialplanRunner:
+    """Drives every open alarm's escalation machine."""
+
+    def __init__(
+        self,
+        library: DialplanLibrary,
+        store: Store,
+        bus: EventBus,
+        *,
+        wall_clock: Callable[[], datetime],
+        voice: VoiceActions | None = None,
+        webhook: ManagerWebhook | None = None,
+        tenancy: Callable[[str], Tenancy] = lambda _device: Tenancy(),
+    ) -> None:
+        self._library = library
+        self._store = store
+        self._bus = bus
+        self._wall = wall_clock
+        self._voice = voice
+        self._webhook = webhook
+        self._tenancy = tenancy
+        self._machines: dict[str, EscalationMachine] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        # (alarm id, input); None means "the machine's timer fired"
+        self._inbox: asyncio.Queue[tuple[str, EscalationEvent | Message | None]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._rotation = 0
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._bus.add_listener(self._on_bus)
+        self._worker = asyncio.create_task(self._work(), name="dialplan-runner")
+
+    async def stop(self) -> None:
+        self._bus.remove_listener(self._on_bus)
+        for timer in self._timers.values():
+            timer.cancel()
+        tasks = [t for t in (self._worker, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def machine(self, alarm_id: str) -> EscalationMachine | None:
+        return self._machines.get(alarm_id)
+
+    def feed(self, alarm_id: str, event: EscalationEvent) -> None:
+        """Give an alarm's machine an event from outside the bus (voice, speech, managers)."""
+        self._inbox.put_nowait((alarm_id, event))
+
+    # --- inputs ------------------------------------------------------------------------
+
+    def _on_bus(self, message: Message) -> None:
+        if message.get("type") == "alarm":
+            self._inbox.put_nowait((str(message["alarm"]["id"]), message))
+
+    async def _work(self) -> None:
+        """One input at a time, in arrival order: a machine never sees two at once."""
+        while True:
+            alarm_id, item = await self._inbox.get()
+            try:
+                if item is None:
+                    await self._timeout(alarm_id)
+                elif isinstance(item, EscalationEvent):
+                    await self._handle(alarm_id, item)
+                else:
+                    await self._on_alarm_message(alarm_id, item)
+            except Exception:  # one bad input must not stop every alarm's escalation
+                log.exception("dialplan input failed", extra={"alarm_id": alarm_id})
+
+    async def _on_alarm_message(self, alarm_id: str, message: Message) -> None:
+        entry: Mapping[str, Any] = message.get("entry") or {}
+        kind = entry.get("kind")
+        data: Mapping[str, Any] = entry.get("data") or {}
+        if kind == "raised":
+            await self._open(alarm_id, message["alarm"])
+            return
+        event = _translate(kind, data, entry.get("actor", ""))
+        if event is not None:
+            await self._handle(alarm_id, event)
+        if kind == "closed":
+            await self._handle(alarm_id, AlarmClosed())
+
+    async def _open(self, alarm_id: str, alarm: Mapping[str, Any]) -> None:
+        tenancy = self._tenancy(str(alarm["device_id"]))
+        self._rotation += 1
+        context = AlarmContext(
+            alarm_id=alarm_id,
+            tenant=tenancy.tenant,
+            alarm_type=AlarmType(alarm["type"]),
+            agent=str(alarm["device_id"]),
+            state=AlarmState(alarm["state"]),
+            pilot=tenancy.pilot,
+            rotation=self._rotation,
+        )
+        loop = asyncio.get_running_loop()
+        machine = EscalationMachine(
+            self._library.current, context, now=loop.time(), wall=self._wall()
+        )
+        self._machines[alarm_id] = machine
+        await self._carry_out(alarm_id, machine.initial_actions)
+        self._arm(alarm_id)
+
+    async def _handle(self, alarm_id: str, event: EscalationEvent) -> None:
+        machine = self._machines.get(alarm_id)
+        if machine is None:
+            return
+        try:
+            actions = machine.handle(event, asyncio.get_running_loop().time())
+        except DialplanError as exc:
+            log.info(
+                "dialplan ignored %s: %s", type(event).__name__, exc, extra={"alarm_id": alarm_id}
+            )
+            return
+        await self._carry_out(alarm_id, actions)
+        self._arm(alarm_id)
+
+    async def _timeout(self, alarm_id: str) -> None:
+        machine = self._machines.get(alarm_id)
+        if machine is None:
+            return
+        await self._carry_out(alarm_id, machine.handle_timeout(asyncio.get_running_loop().time()))
+        self._arm(alarm_id)
+
+    def _arm(self, alarm_id: str) -> None:
+        """Re-arm the machine's single timer, or drop a finished machine."""
+        timer = self._timers.pop(alarm_id, None)
+        if timer is not None:
+            timer.cancel()
+        machine = self._machines.get(alarm_id)
+        if machine is None:
+            return
+        if machine.finished:
+            del self._machines[alarm_id]
+            return
+        deadline = machine.next_deadline()
+        if deadline is not None:
+            loop = asyncio.get_running_loop()
+            self._timers[alarm_id] = loop.call_at(
+                deadline, lambda: self._inbox.put_nowait((alarm_id, None))
+            )
+
+    # --- actions -----------------------------------------------------------------------
+
+    async def _carry_out(self, alarm_id: str, actions: Sequence[EscalationAction]) -> None:
+        for action in actions:
+            if isinstance(action, TimelineNote):
+                await self._note(
+                    alarm_id, f"dialplan.{action.kind.value}", f"{action.text}: {action.reason}"
+                )
+            elif isinstance(action, Offer):
+                await self._offer(alarm_id, action)
+            elif isinstance(action, CancelOffer):
+                self._bus.publish(
+                    {
+                        "type": "offer_cancelled",
+                        "alarm_id": alarm_id,
+                        "group": action.group,
+                        "members": list(action.members),
+                    }
+                )
+            elif isinstance(action, EscalateToSupervisor | StartNoResponseProcedure):
+                kind = "supervisor" if isinstance(action, EscalateToSupervisor) else "no_response"
+                log.warning("%s alert: %s", kind, action.reason, extra={"alarm_id": alarm_id})
+                self._bus.publish(
+                    {"type": "alert", "alarm_id": alarm_id, "alert": kind, "reason": action.reason}
+                )
+            else:
+                self._spawn(self._reach(alarm_id, action))
+
+    async def _offer(self, alarm_id: str, action: Offer) -> None:
+        alarm = await self._store.get_alarm(alarm_id)
+        if alarm is not None and alarm.state in (AlarmState.RECEIVED, AlarmState.OFFERED):
+            await self._record(alarm_id, Offered(action.group))
+        self._bus.publish(
+            {
+                "type": "offer",
+                "alarm_id": alarm_id,
+                "group": action.group,
+                "members": list(action.members),
+                "mode": action.mode.value,
+            }
+        )
+
+    async def _note(self, alarm_id: str, kind: str, text: str) -> None:
+        await self._record(alarm_id, Noted(kind, text))
+
+    async def _record(self, alarm_id: str, event: AlarmEvent) -> None:
+        """Store a step in the alarm's timeline and show it on the consoles."""
+        try:
+            alarm = await self._store.apply(alarm_id, event, "dialplan", self._wall())
+        except (AlarmProtocolError, NotFound) as exc:  # e.g. taken or closed meanwhile
+            log.info("dialplan step not recorded: %s", exc, extra={"alarm_id": alarm_id})
+            return
+        self._bus.publish(alarm_message(alarm))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reach(self, alarm_id: str, action: EscalationAction) -> None:
+        """Steps that go through a channel; their failure goes back to the machine."""
+        if isinstance(action, CallbackPhone):
+            try:
+                if self._voice is None:
+                    raise RuntimeError("no SIP voice channel is configured")
+                await self._voice.callback_phone(alarm_id)
+            except Exception as exc:
+                self.feed(alarm_id, CallbackFailed(action.attempt, str(exc)))
+        elif isinstance(action, ForwardToBackup):
+            self.feed(
+                alarm_id,
+                BackupFailed(
+                    action.centre, "forwarding to a backup centre is not configured on this gateway"
+                ),
+            )
+        elif isinstance(action, NotifyManager):
+            await self._notify(alarm_id, action)
+
+    async def _notify(self, alarm_id: str, action: NotifyManager) -> None:
+        try:
+            if action.channel is Channel.WEBHOOK:
+                if self._webhook is None:
+                    raise RuntimeError("no manager webhook sender is configured")
+                await self._webhook.notify(alarm_id, action)
+                return  # informed; acknowledgement comes back through the API
+            if self._voice is None:
+                raise RuntimeError("no SIP voice channel is configured")
+            acknowledged = await self._voice.call_manager(
+                alarm_id, action.address, action.message, action.ack_digit
+            )
+            if not acknowledged:
+                raise RuntimeError("the call ended without acknowledgement")
+        except Exception as exc:
+            self.feed(
+                alarm_id, ManagerFailed(action.trigger, action.contact, action.channel, str(exc))
+            )
+            return
+        self.feed(alarm_id, ManagerAcknowledged(action.trigger, action.contact))
+
+
+DISPATCH_TARGETS = frozenset({"police", "samu", "fire", "112"})
+
+
+def _translate(kind: Any, data: Mapping[str, Any], actor: str) -> EscalationEvent | None:
+    """The dialplan event matching an alarm timeline entry, if it concerns the plan."""
+    if kind == "accepted":
+        return OperatorAccepted(str(data.get("operator", actor)))
+    if kind == "released":
+        return OperatorReleased(str(data.get("operator", actor)), str(data.get("reason", "")))
+    if kind == "voice_connected":
+        return VoiceConnected()
+    if kind == "voice_lost":
+        return CallDropped(str(data.get("reason", "call ended")))
+    if kind == "escalated" and data.get("target") in DISPATCH_TARGETS:
+        return OutcomeRecorded(Outcome.INTERVENTION_DISPATCHED)
+    if kind == "closed" and "outcome" in data:
+        return OutcomeRecorded(Outcome(data["outcome"]))
+    if kind == "noted" and str(data.get("kind", "")).startswith("cue."):
+        return CueDetected(str(data["kind"])[4:], str(data.get("text", "")))
+    return None
