@@ -261,9 +261,11 @@ class Transmitter:
             self._pump(now)
 
     def receive_data(self, data: bytes, now: Now) -> None:
-        """Bytes read from the receiver."""
+        """Bytes read from the receiver on the open connection."""
+        if self.connection is not Connection.OPEN:
+            return  # a late read from a connection already given up
         self._buffer.receive_data(data)
-        while True:
+        while self.connection is Connection.OPEN:  # a failed try closes it: drop the rest
             try:
                 raw = self._buffer.next_frame()
             except Dc09Error as exc:
