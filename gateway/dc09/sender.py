@@ -104,11 +104,12 @@ class Dc09Sender:
             return
         self._core = Transmitter(self.config.settings(), self._now(), self._pad)
         self._driver = asyncio.create_task(self._run(), name="dc09-sender")
+        self._driver.add_done_callback(self._driver_ended)
 
     async def stop(self) -> None:
         """Close the connection; pending deliveries fail with SenderClosedError."""
         driver, self._driver = self._driver, None
-        if driver is not None:
+        if driver is not None and not driver.done():
             driver.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await driver
@@ -156,19 +157,26 @@ class Dc09Sender:
 
     async def send(self, message: Message) -> None:
         """Send one prepared message and wait for its acknowledgement."""
-        core = self._core
-        if core is None or self._driver is None:
+        core, driver = self._core, self._driver
+        if core is None or driver is None:
             raise SenderClosedError("the DC-09 sender is not started")
+        if driver.done():
+            raise SenderClosedError(f"the DC-09 sender failed: {driver.exception()!r}")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         ticket = core.submit(message, self._now())
         self._futures[ticket] = future
         self._wake.set()
         try:
-            await future
+            # a crashed driver must fail the delivery, never leave the outbox waiting
+            await asyncio.wait({future, driver}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             core.cancel(ticket)
             self._futures.pop(ticket, None)
             raise
+        if not future.done():
+            self._futures.pop(ticket, None)
+            raise SenderClosedError(f"the DC-09 sender failed: {driver.exception()!r}")
+        future.result()
 
     # --- driver -----------------------------------------------------------------------------
 
@@ -189,6 +197,11 @@ class Dc09Sender:
                     async with asyncio.timeout(delay):
                         await self._wake.wait()
             core.handle_timeout(self._now())
+
+    @staticmethod
+    def _driver_ended(driver: asyncio.Task[None]) -> None:
+        if not driver.cancelled() and driver.exception() is not None:
+            log.critical("DC-09 sender stopped on an error", exc_info=driver.exception())
 
     def _drain(self, core: Transmitter) -> None:
         while (event := core.next_event()) is not None:

@@ -283,3 +283,21 @@ async def test_udp_with_our_receiver() -> None:
             transport.close()
     assert [r.frame.data for r in protocol.received] == ["#1234|Nri1/PA001", "#1234|Nri1/QA001"]
     assert all(r.frame.encrypted for r in protocol.received)
+
+
+async def test_a_crashed_driver_fails_deliveries_instead_of_hanging() -> None:
+    async with sia_receiver() as receiver:
+        sender = Dc09Sender(config(receiver.port))
+        await sender.start()
+        assert sender._core is not None
+
+        def broken(now: object) -> None:
+            raise RuntimeError("bug")
+
+        sender._core.handle_timeout = broken  # type: ignore[method-assign]
+        pending = asyncio.create_task(sender.deliver(EVENTS[0][0]))
+        with pytest.raises(SenderClosedError, match=r"^the DC-09 sender failed: RuntimeError"):
+            await asyncio.wait_for(pending, 5)
+        with pytest.raises(SenderClosedError, match=r"^the DC-09 sender failed: RuntimeError"):
+            await sender.deliver(EVENTS[0][0])
+        await sender.stop()
