@@ -107,9 +107,7 @@ async def review_alarms(request: web.Request) -> web.Response:
     _, found = await _search(request)
     newest = found[::-1][:LIST_LIMIT]
     body = ReviewList(
-        alarms=[
-            ReviewAlarmOut.of_facts(AlarmOut.of(a, with_timeline=False), f) for a, f in newest
-        ],
+        alarms=[ReviewAlarmOut.of_facts(AlarmOut.of(a, with_timeline=False), f) for a, f in newest],
         truncated=len(found) > LIST_LIMIT,
     )
     return web.json_response(body.model_dump(mode="json"))

@@ -37,6 +37,10 @@ const STRINGS = {
     outcome_names: { false_alarm: "False alarm", agent_safe: "Agent safe",
       intervention_dispatched: "Intervention dispatched", cancelled_by_agent: "Cancelled by the agent",
       no_response: "No response", test_completed: "Test completed" },
+    kinds: { raised: "raised", offered: "offered", accepted: "accepted", released: "released",
+      escalated: "escalated", closed: "closed", location_updated: "position update",
+      voice_connected: "voice connected", voice_lost: "voice lost", cancelled_by_agent: "cancelled by the agent",
+      note: "note", audio: "audio", doubt_removed: "doubt removed" },
   },
   fr: {
     title: "Passerelle d'alarmes", login: "Se connecter", name: "Nom", password: "Mot de passe",
@@ -73,6 +77,10 @@ const STRINGS = {
     outcome_names: { false_alarm: "Fausse alerte", agent_safe: "Travailleur en sécurité",
       intervention_dispatched: "Intervention engagée", cancelled_by_agent: "Annulée par le travailleur",
       no_response: "Pas de réponse", test_completed: "Test effectué" },
+    kinds: { raised: "déclenchée", offered: "présentée", accepted: "prise", released: "remise en file",
+      escalated: "escaladée", closed: "clôturée", location_updated: "nouvelle position",
+      voice_connected: "phonie établie", voice_lost: "phonie perdue", cancelled_by_agent: "annulée par le travailleur",
+      note: "note", audio: "audio", doubt_removed: "levée de doute" },
   },
 };
 
@@ -90,6 +98,7 @@ const gw = {
     document.documentElement.lang = gw.lang;
     root.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = gw.t(el.dataset.i18n); });
     root.querySelectorAll("[data-i18n-title]").forEach((el) => { el.title = gw.t(el.dataset.i18nTitle); });
+    root.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = gw.t(el.dataset.i18nPlaceholder); });
     root.querySelectorAll("[data-i18n-label]").forEach((el) => { el.setAttribute("aria-label", gw.t(el.dataset.i18nLabel)); });
   },
 
@@ -131,6 +140,30 @@ const gw = {
 
   time(iso) {
     return iso ? new Date(iso).toLocaleString(gw.lang === "fr" ? "fr-FR" : "en-GB") : "";
+  },
+
+  // One timeline entry as a list item: time, who, what, and the details that matter.
+  entryItem(e) {
+    const kinds = gw.t("kinds");
+    const data = { ...e.data };
+    let what = kinds[e.kind] || e.kind;
+    if (e.kind === "noted" && data.kind) {
+      what = kinds[data.kind] || data.kind;
+      if (data.kind === "doubt_removed") data.text = data.text.replace(/^\w+/, (verdict) => gw.t(verdict));
+      delete data.kind;
+    }
+    delete data.operator;
+    if (data.outcome) data.outcome = gw.outcomeName(data.outcome);
+    if (data.alarm_type) data.alarm_type = gw.typeName(data.alarm_type);
+    if (data.position) {
+      const p = data.position;
+      data.position = `${p.lat}, ${p.lon}` + (p.accuracy_m === undefined ? "" : ` ±${p.accuracy_m} m`);
+    }
+    const details = Object.entries(data).map(([k, v]) => k === "text" ? v : `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`);
+    return gw.el("li", { "data-kind": e.data.kind || e.kind },
+      gw.el("time", { datetime: e.at }, gw.time(e.at)), " ", gw.el("strong", {}, e.actor), " ",
+      gw.el("span", { class: "kind" }, what),
+      details.length ? gw.el("span", { class: "details" }, " – " + details.join(" · ")) : null);
   },
 
   seconds(v) { return v === null || v === undefined ? "–" : `${v.toFixed(1)} s`; },

@@ -97,15 +97,8 @@ function renderCard() {
   $("listen").disabled = !canListen || !!state.leg;
   $("talk").disabled = !state.leg;
   $("hangup").disabled = !state.leg;
-  $("timeline").replaceChildren(...(alarm.timeline || []).map((e) => gw.el("li", {},
-    gw.el("time", { datetime: e.at }, gw.time(e.at)), " ",
-    gw.el("strong", {}, e.actor), " ", e.kind,
-    Object.keys(e.data).length ? gw.el("code", {}, " " + describe(e.data)) : null)));
+  $("timeline").replaceChildren(...(alarm.timeline || []).map(gw.entryItem));
   renderTranscript();
-}
-
-function describe(data) {
-  return Object.entries(data).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(" ");
 }
 
 function renderTranscript() {
@@ -150,7 +143,7 @@ async function act(path, body) {
 
 async function listen() {
   const leg = new AudioLeg(state.selected.id, $("remote"), (level) => {
-    $("level").value = Math.min(1, level * 4);
+    $("level").value = Math.min(1, level * 8);
     window.gwAudioLevel = level;
   });
   state.leg = leg;

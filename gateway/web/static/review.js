@@ -7,6 +7,7 @@ const OUTCOMES = ["false_alarm", "agent_safe", "intervention_dispatched", "cance
   "no_response", "test_completed"];
 const $ = (id) => document.getElementById(id);
 let last = null;
+let shown = null;
 
 function query() {
   const form = new FormData($("filters"));
@@ -68,12 +69,17 @@ function renderAlarms(data) {
 
 async function showTimeline(id) {
   try {
-    const alarm = await gw.api("GET", `/api/v1/alarms/${id}`);
-    $("detail-title").textContent = `${gw.t("timeline")} – ${gw.typeName(alarm.type)} ${alarm.device_id}`;
-    $("detail").replaceChildren(...alarm.timeline.map((e) => gw.el("li", {},
-      gw.el("time", { datetime: e.at }, gw.time(e.at)), " ", gw.el("strong", {}, e.actor), " ", e.kind,
-      Object.keys(e.data).length ? gw.el("code", {}, " " + JSON.stringify(e.data)) : null)));
+    shown = await gw.api("GET", `/api/v1/alarms/${id}`);
+    renderTimeline();
   } catch (err) { gw.showError(err.message); }
+}
+
+function renderTimeline() {
+  const alarm = shown;
+  if (alarm) {
+    $("detail-title").textContent = `${gw.t("timeline")} – ${gw.typeName(alarm.type)} ${alarm.device_id}`;
+    $("detail").replaceChildren(...alarm.timeline.map(gw.entryItem));
+  }
 }
 
 async function search() {
@@ -92,7 +98,7 @@ async function search() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  gw.setupLanguage(() => { fillSelects(); if (last) { renderFigures(last.figures); renderAlarms(last.alarms); } });
+  gw.setupLanguage(() => { fillSelects(); if (last) { renderFigures(last.figures); renderAlarms(last.alarms); } renderTimeline(); });
   fillSelects();
   const today = new Date();
   const iso = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;

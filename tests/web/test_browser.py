@@ -1,0 +1,264 @@
+"""The console in real headless Chromium against a gateway on loopback.
+
+An operator logs in, sees an alarm raised by a phone appear, accepts it,
+hears the caller's test audio over WebRTC (energy measured in the page with
+WebAudio), talks (the fake microphone's tone reaches the server-side sink only
+while talking), removes doubt and closes; a supervisor then finds the alarm
+and its figures in the review page.
+
+Set GW_SCREENSHOTS=<dir> to keep 1920x1080 screenshots of both views.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import wave
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+from aiohttp import web
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from gateway.api.keys import BUS, STORE
+from gateway.app import make_app
+from gateway.auth import hash_password, token_hash
+from gateway.config.schema import Settings
+from gateway.media.pcm import to_pcm, to_samples
+from gateway.store.records import Role
+from gateway.web.live import HUB
+from tests.conftest import PASSWORD, free_port
+from tests.webrtc.test_leg import frames_of, signal
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("loopback_ice")]
+CHROMIUM = "/usr/bin/chromium"
+MIC_HZ = 700.0
+
+
+@dataclass
+class Gateway:
+    url: str
+    app: web.Application
+
+
+@pytest.fixture
+async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
+    app = make_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    store, now = app[STORE], datetime.now(UTC)
+    await store.add_device("phone-1", token_hash("device-token-1"), now)
+    hashed = hash_password(PASSWORD)
+    for role in (Role.OPERATOR, Role.SUPERVISOR):
+        await store.add_user(f"{role.value}-1", role, hashed, now)
+    try:
+        yield Gateway(f"http://127.0.0.1:{port}", app)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+def chromium_args(tmp_path: Path) -> list[str]:
+    """Chromium's flags, with a fake microphone playing a steady MIC_HZ tone."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install the Debian package chromium")
+    mic = tmp_path / "mic.wav"
+    t = np.arange(48000 * 2) / 48000
+    with wave.open(str(mic), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48000)
+        out.writeframes(to_pcm(0.3 * np.sin(2 * np.pi * MIC_HZ * t)))
+    return [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-audio-capture={mic}",
+        "--allow-loopback-in-peer-connection",
+        "--disable-features=WebRtcHideLocalIpsWithMdns",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+
+
+@pytest.fixture
+async def browser(chromium_args: list[str]) -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(
+            executable_path=CHROMIUM, args=chromium_args, timeout=30_000
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def log_in(browser: Browser, gw: Gateway, name: str, path: str) -> Page:
+    context = await browser.new_context(viewport={"width": 1920, "height": 1080}, locale="en-GB")
+    page = await context.new_page()
+    page.set_default_timeout(10_000)
+    await page.goto(f"{gw.url}{path}")
+    await page.fill("#name", name)
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{gw.url}{path}")
+    return page
+
+
+async def raise_alarm(gw: Gateway, alarm_type: str, lat: float = 45.764) -> str:
+    body = {
+        "type": alarm_type,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "location": {"lat": lat, "lon": 4.8357, "accuracy_m": 8},
+        "battery_pct": 71,
+    }
+    async with aiohttp.ClientSession() as http:
+        answer = await http.post(
+            f"{gw.url}/api/v1/alarms",
+            json=body,
+            headers={"Authorization": "Bearer device-token-1"},
+        )
+        assert answer.status == 201, await answer.text()
+        return str((await answer.json())["id"])
+
+
+async def feed_caller(gw: Gateway, alarm_id: str, stop: asyncio.Event) -> None:
+    """The phone's side: 16 kHz caller audio in real-time 20 ms frames."""
+    frames = frames_of(signal(16000, 2.0), 16000)
+    started, i = time.monotonic(), 0
+    while not stop.is_set():
+        gw.app[HUB].feed(alarm_id, frames[i % len(frames)], 16000)
+        i += 1
+        await asyncio.sleep(max(0.0, started + i * 0.02 - time.monotonic()))
+
+
+async def level(page: Page) -> float:
+    return float(await page.evaluate("window.gwAudioLevel || 0"))
+
+
+def dominant_hz(pcm: bytes, rate: int) -> float:
+    samples = to_samples(pcm)
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    return float(np.argmax(spectrum) * rate / len(samples))
+
+
+async def test_operator_handles_an_alarm_and_supervisor_reviews_it(
+    gateway: Gateway, browser: Browser
+) -> None:
+    gw = gateway
+    page = await log_in(browser, gw, "operator-1", "/console")
+    await expect(page.locator("#user")).to_have_text("operator-1 (operator)")
+    await raise_alarm(gw, "low_battery", lat=45.75)
+    alarm_id = await raise_alarm(gw, "fall")
+    item = page.locator(f'#queue li[data-id="{alarm_id}"]')
+    await expect(item).to_be_visible()
+    await expect(page.locator("#queue li.alarm").first).to_have_attribute("data-id", alarm_id)
+    await expect(item).to_have_class("alarm sev-1 overdue", timeout=15_000)  # 10 s target missed
+    await item.locator("button.accept").click()
+    await expect(page.locator("#facts")).to_contain_text("45.76400, 4.83570 (accuracy ± 8 m)")
+
+    hub = gw.app[HUB]
+    sink: list[bytes] = []
+    hub.set_sink(alarm_id, lambda pcm, rate: sink.append(pcm))
+    await page.click("#listen")
+    await expect(page.locator("#audio-state")).to_have_text("Listening silently")
+    leg = hub.leg(alarm_id, "operator-1")
+    assert leg is not None
+    for _ in range(200):
+        if leg.pc.connectionState == "connected":
+            break
+        await asyncio.sleep(0.05)
+    assert leg.pc.connectionState == "connected"
+    await asyncio.sleep(1.0)
+    quiet = await level(page)
+    stop = asyncio.Event()
+    feeder = asyncio.create_task(feed_caller(gw, alarm_id, stop))
+    try:
+        for _ in range(50):  # the page's CSP forbids wait_for_function's eval
+            if await level(page) > 0.02:
+                break
+            await asyncio.sleep(0.1)
+        heard = await level(page)
+        assert quiet < 0.002 < 0.02 < heard, (quiet, heard)
+        assert sink == [] and leg.frames_muted > 0  # listening: the agent hears nothing
+
+        gw.app[BUS].publish(
+            {
+                "type": "transcript",
+                "alarm_id": alarm_id,
+                "speaker": "caller",
+                "text": "I fell from the ladder, my leg hurts",
+                "final": True,
+                "at": datetime.now(UTC).isoformat(),
+            }
+        )
+        gw.app[BUS].publish(
+            {
+                "type": "cue",
+                "alarm_id": alarm_id,
+                "cue": "distress_words",
+                "label": "distress words: hurts",
+                "confidence": 0.82,
+                "at": datetime.now(UTC).isoformat(),
+            }
+        )
+        await expect(page.locator("#transcript")).to_contain_text("my leg hurts")
+
+        await page.click("#talk")
+        await expect(page.locator("#talk")).to_have_attribute("aria-pressed", "true")
+        await expect(page.locator("#audio-state")).to_have_text("Talking: the agent hears you")
+        await asyncio.sleep(1.5)
+        if (shots := os.environ.get("GW_SCREENSHOTS")) is not None:
+            await page.screenshot(path=str(Path(shots) / "console.png"))
+        await page.click("#talk")
+        await expect(page.locator("#talk")).to_have_attribute("aria-pressed", "false")
+        talked = len(sink)
+        await asyncio.sleep(1.0)
+        assert len(sink) == talked  # listening again: nothing more reaches the phone
+    finally:
+        stop.set()
+        await feeder
+    assert talked >= 40, talked
+    speech = b"".join(sink[5:])
+    assert float(np.sqrt(np.mean(to_samples(speech) ** 2))) > 0.05
+    assert abs(dominant_hz(speech, hub.sink_rate) - MIC_HZ) < 15
+
+    await page.click('[data-verdict="false_alarm"]')
+    await expect(page.locator("#timeline")).to_contain_text("doubt removed \u2013 False alarm")
+    await page.select_option("#close-outcome", "false_alarm")
+    await page.click("#close-form button[type=submit]")
+    await expect(page.locator(f'#queue li[data-id="{alarm_id}"]')).to_have_count(0)
+    assert hub.legs(alarm_id) == []
+
+    review = await log_in(browser, gw, "supervisor-1", "/review")
+    row = review.locator(f'#alarms tr[data-id="{alarm_id}"]')
+    await expect(row).to_contain_text("False alarm")
+    await expect(row).to_contain_text("operator-1")
+    await expect(review.locator("#tiles .tile").first).to_contain_text("2")
+    await expect(review.locator("#tiles")).to_contain_text("False-alarm rate100.0 %")
+    await row.click()
+    await expect(review.locator("#detail")).to_contain_text("talking")
+    if shots is not None:
+        await review.screenshot(path=str(Path(shots) / "review.png"))
+    await review.select_option("#lang", "fr")
+    await expect(review.locator("#tiles")).to_contain_text("Taux de fausses alertes100.0 %")
+    await expect(review.locator("html")).to_have_attribute("lang", "fr")
+    await expect(review.locator("#detail")).to_contain_text(
+        "lev\u00e9e de doute \u2013 Fausse alerte"
+    )
+    if shots is not None:
+        await review.screenshot(path=str(Path(shots) / "review-fr.png"))
+    await page.context.close()
+    await review.context.close()
