@@ -42,6 +42,7 @@ class Gateway:
             f'[gateway]\ndata_dir = "{root / "data"}"\n'
             f'[http]\nport = {self.port}\n[database]\nsqlite_synchronous = "{synchronous}"\n'
             '[log]\nlevel = "warning"\n'
+            "[sip]\nbase_port = 0\n"  # the workers run, as in production, on free ports
         )
         self.process: subprocess.Popen[bytes] | None = None
 

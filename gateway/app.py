@@ -17,7 +17,7 @@ from aiohttp import web
 
 from gateway.api import routes_alarms, routes_events, routes_sessions, routes_system
 from gateway.api.errors import ApiError, NotFoundError
-from gateway.api.keys import BUS, CLOCK, DIALPLANS, METRICS, SETTINGS, STORE
+from gateway.api.keys import BUS, CLOCK, DIALPLANS, METRICS, SETTINGS, STORE, VOICE
 from gateway.bus import EventBus
 from gateway.config.schema import Settings
 from gateway.dc09.sender import Dc09Sender
@@ -26,7 +26,9 @@ from gateway.dialplan.runner import DialplanRunner
 from gateway.metrics import Metrics
 from gateway.outbox.events import OutboxEvent
 from gateway.outbox.runner import OutboxRunner, Sink
+from gateway.sip.supervisor import SipSupervisor
 from gateway.store.store import Store
+from gateway.voice import VoiceService
 from gateway.web.install import install as install_console
 from gateway.webhook.sender import WebhookSender
 
@@ -109,10 +111,24 @@ async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
         await stopped.stop()
 
 
+async def _voice_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The SIP workers, supervised; their calls attached to alarms."""
+    voice = VoiceService(app[STORE], app[BUS], app[METRICS], app[CLOCK])
+    app[VOICE] = voice
+    if app[SETTINGS].voice.enabled:
+        supervisor = SipSupervisor(app[SETTINGS].sip, voice)
+        voice.supervisor = supervisor
+        await supervisor.start()
+        log.info("SIP workers listening", extra={"ports": supervisor.worker_ports()})
+    yield
+    if voice.supervisor is not None:
+        await voice.supervisor.stop()
+
+
 async def _dialplan_ctx(app: web.Application) -> AsyncIterator[None]:
     """Routing and escalation; SIGHUP reloads the plans, keeping the old ones if broken."""
     library = DialplanLibrary(app[SETTINGS].dialplan.directory)  # broken at start: refuse
-    runner = DialplanRunner(library, app[STORE], app[BUS], wall_clock=app[CLOCK])
+    runner = DialplanRunner(library, app[STORE], app[BUS], wall_clock=app[CLOCK], voice=app[VOICE])
     app[DIALPLANS] = runner
 
     def reload() -> None:
@@ -150,6 +166,7 @@ def make_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_outbox_ctx)
+    app.cleanup_ctx.append(_voice_ctx)
     if settings.dialplan.enabled:
         app.cleanup_ctx.append(_dialplan_ctx)
     for module in (routes_alarms, routes_sessions, routes_events, routes_system):

@@ -61,6 +61,11 @@ class Metrics:
             "1 while a monitoring-centre receiver answers.",
             registry=self.registry,
         )
+        self.calls_refused = Counter(
+            "gateway_sip_calls_refused_total",
+            "Incoming calls refused (unknown caller).",
+            registry=self.registry,
+        )
         self.event_stream_clients = Gauge(
             "gateway_event_stream_clients",
             "Connected live event stream clients.",

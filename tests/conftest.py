@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient
 from gateway.api.keys import STORE
 from gateway.app import make_app
 from gateway.auth import hash_password, token_hash
-from gateway.config.schema import DialplanSection, GatewaySection, Settings
+from gateway.config.schema import DialplanSection, GatewaySection, Settings, VoiceSection
 from gateway.store.records import Role
 
 Client = TestClient[web.Request, web.Application]
@@ -47,6 +47,7 @@ def settings(tmp_path: Path) -> Settings:
     """Defaults in a temporary directory, without dialplans: API tests see only their own steps."""
     return Settings(
         gateway=GatewaySection(data_dir=tmp_path / "data"),
+        voice=VoiceSection(enabled=False),
         dialplan=DialplanSection(enabled=False),
     )
 

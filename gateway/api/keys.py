@@ -12,10 +12,12 @@ from gateway.config.schema import Settings
 from gateway.dialplan.runner import DialplanRunner
 from gateway.metrics import Metrics
 from gateway.store.store import Store
+from gateway.voice import VoiceService
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
 BUS = web.AppKey("bus", EventBus)
 METRICS = web.AppKey("metrics", Metrics)
 DIALPLANS = web.AppKey("dialplans", DialplanRunner)
+VOICE = web.AppKey("voice", VoiceService)
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")

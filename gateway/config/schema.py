@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.dc09.config import Dc09Config
+from gateway.sip.config import SipConfig
 from gateway.webhook.config import WebhookConfig
 
 
@@ -45,6 +46,8 @@ class DatabaseSection(Section):
 
 
 class VoiceSection(Section):
+    enabled: bool = True
+    """Run the SIP workers that answer the phones' alarm calls (settings under [sip])."""
     sip_uri: str = "sip:alarm@127.0.0.1:5070"
     """Where phones send their alarm call; returned to the phone with each alarm."""
     alarm_id_header: str = "X-Alarm-Id"
@@ -73,6 +76,7 @@ class Settings(Section):
     database: DatabaseSection = DatabaseSection()
     voice: VoiceSection = VoiceSection()
     log: LogSection = LogSection()
+    sip: SipConfig = SipConfig()
     dialplan: DialplanSection = DialplanSection()
     dc09: Dc09Config | None = None
     """Forwarding to the monitoring centre; absent: alarms are not forwarded over DC-09."""

@@ -145,6 +145,26 @@ class Store:
         self._device_cache[token_hash] = (device, time.monotonic() + DEVICE_CACHE_SECONDS)
         return device
 
+    async def device_by_id(self, device_id: str) -> Device | None:
+        query = select(devices).where(devices.c.id == device_id)
+        row = await self._read(lambda conn: conn.execute(query).first())
+        return None if row is None else _device(row)
+
+    async def latest_open_alarm(self, device_id: str) -> AlarmRecord | None:
+        """The device's most recent alarm not yet closed: where its voice call belongs."""
+        query = (
+            select(alarms.c.id)
+            .where(alarms.c.device_id == device_id, alarms.c.state != AlarmState.CLOSED.value)
+            .order_by(alarms.c.received_at.desc())
+            .limit(1)
+        )
+
+        def read(conn: Connection) -> AlarmRecord | None:
+            alarm_id = conn.execute(query).scalar_one_or_none()
+            return None if alarm_id is None else _load(conn, alarm_id)
+
+        return await self._read(read)
+
     async def device_by_sip_uri(self, sip_uri: str) -> Device | None:
         query = select(devices).where(devices.c.sip_uri == sip_uri)
         row = await self._read(lambda conn: conn.execute(query).first())

@@ -22,6 +22,8 @@ class GatewayProcess:
     root: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    voice: bool = False
+    """Start SIP workers (on ports the OS chooses); off by default: most tests need none."""
 
     @property
     def config(self) -> Path:
@@ -30,6 +32,8 @@ class GatewayProcess:
             path.write_text(
                 f'[gateway]\ndata_dir = "{self.root / "data"}"\n'
                 f'[http]\nhost = "127.0.0.1"\nport = {self.port}\n'
+                f"[voice]\nenabled = {'true' if self.voice else 'false'}\n"
+                "[sip]\nbase_port = 0\n"
             )
         return path
 

@@ -1,0 +1,179 @@
+"""The voice channel as the alarm core sees it: SIP calls attached to alarms.
+
+Implements the SIP supervisor's ``SipHandler`` (which call belongs to which
+alarm, what happened to it) and the dialplans' ``VoiceActions`` (call a phone
+back, call a manager). The caller's audio is handed to whoever listens to the
+alarm: the speech pipeline, WebRTC operators, the recorder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from gateway.alarm.events import AlarmEvent, VoiceConnected, VoiceLost
+from gateway.alarm.machine import AlarmProtocolError
+from gateway.alarm.types import AlarmState, AlarmType
+from gateway.api.schemas import alarm_message
+from gateway.bus import EventBus
+from gateway.metrics import Metrics
+from gateway.sip.events import (
+    Answer,
+    CallConnected,
+    CallDecision,
+    CallEvent,
+    CallFinished,
+    CallKind,
+    CallMediaLost,
+    CallRef,
+    Reject,
+    WorkerDied,
+)
+from gateway.sip.messages import IncomingCall
+from gateway.sip.supervisor import SipSupervisor
+from gateway.store.errors import NotFound
+from gateway.store.records import AlarmRecord, NewAlarm
+from gateway.store.store import Store
+
+log = logging.getLogger("gateway.voice")
+
+AudioListener = Callable[[str, bytes, int], None]
+"""Called with (alarm id, 20 ms of s16le mono PCM, sample rate) for the caller's voice."""
+
+_URI = re.compile(r"<?(sips?:[^>;]+)")
+
+
+def sip_identity(header_value: str) -> str:
+    """``"Agent 7" <sip:a7@example.org>;tag=1`` -> ``sip:a7@example.org``."""
+    match = _URI.search(header_value)
+    return match.group(1).strip() if match else header_value.strip()
+
+
+class VoiceService:
+    """Attaches SIP calls to alarms and fans the caller's audio out."""
+
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._metrics = metrics
+        self._clock = clock
+        self.supervisor: SipSupervisor | None = None
+        self._listeners: list[AudioListener] = []
+        self._phone_calls: dict[str, str] = {}  # alarm id -> live phone call id
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def add_audio_listener(self, listener: AudioListener) -> None:
+        self._listeners.append(listener)
+
+    def phone_call(self, alarm_id: str) -> str | None:
+        """The live phone call of an alarm, for operator legs and talk-back."""
+        return self._phone_calls.get(alarm_id)
+
+    # --- SipHandler ----------------------------------------------------------------
+
+    async def on_incoming(self, call: IncomingCall) -> CallDecision:
+        """X-Alarm-Id first, then the calling device's identity; unknown callers get 403."""
+        caller = sip_identity(call.from_uri)
+        extra = {"sip_call_id": call.sip_call_id, "caller": caller, "remote": call.remote_address}
+        if call.alarm_id is not None:
+            alarm = await self._store.get_alarm(call.alarm_id)
+            if alarm is not None and alarm.state is not AlarmState.CLOSED:
+                return Answer(alarm.id)
+            log.warning("call names unknown or closed alarm %r", call.alarm_id, extra=extra)
+        device = await self._store.device_by_sip_uri(caller)
+        if device is None or device.revoked_at is not None:
+            log.warning("call refused: unknown caller", extra=extra)
+            self._metrics.calls_refused.inc()
+            return Reject(403, "Forbidden")
+        open_alarm = await self._store.latest_open_alarm(device.id)
+        if open_alarm is not None:
+            return Answer(open_alarm.id)
+        # a phone with no data link must still be heard: the call itself is the alarm
+        now = self._clock()
+        alarm, _ = await self._store.raise_alarm(
+            NewAlarm(device.id, AlarmType.SOS, now, None, None, "sip"), now
+        )
+        self._metrics.alarms_received.labels(alarm.alarm_type.value, "sip").inc()
+        log.info("alarm raised by a SIP call", extra={**extra, "alarm_id": alarm.id})
+        self._bus.publish(alarm_message(alarm))
+        return Answer(alarm.id)
+
+    def on_call_event(self, event: CallEvent) -> None:
+        if isinstance(event, WorkerDied):
+            log.error("SIP worker %d died with %d calls", event.worker, len(event.calls))
+            for ref in event.calls:
+                self._lost(ref, "the SIP worker carrying the call died")
+        elif isinstance(event, CallConnected) and event.call.kind is not CallKind.OPERATOR:
+            if event.call.alarm_id is not None:
+                self._phone_calls[event.call.alarm_id] = event.call.call_id
+                self._record(event.call.alarm_id, VoiceConnected("sip", event.call.call_id))
+        elif isinstance(event, CallMediaLost):
+            self._lost(event.call, f"no audio from the phone for {event.silent_for:.0f} s")
+        elif isinstance(event, CallFinished):
+            self._lost(event.call, f"call ended ({event.code} {event.reason})")
+
+    def on_audio(self, call_id: str, pcm: bytes, rate: int) -> None:
+        alarm_id = next((a for a, c in self._phone_calls.items() if c == call_id), None)
+        if alarm_id is None:
+            return
+        for listener in self._listeners:
+            try:
+                listener(alarm_id, pcm, rate)
+            except Exception:  # one broken consumer must not starve the others
+                log.exception("audio listener failed", extra={"alarm_id": alarm_id})
+
+    def _lost(self, ref: CallRef, reason: str) -> None:
+        if ref.kind is CallKind.OPERATOR or ref.alarm_id is None:
+            return
+        if self._phone_calls.get(ref.alarm_id) != ref.call_id:
+            return  # not the alarm's current voice leg (already lost, or replaced)
+        del self._phone_calls[ref.alarm_id]
+        self._record(ref.alarm_id, VoiceLost("sip", ref.call_id, reason))
+
+    def _record(self, alarm_id: str, event: AlarmEvent) -> None:
+        """Store a voice event from a synchronous callback, keeping the task referenced."""
+        task = asyncio.get_running_loop().create_task(self._apply(alarm_id, event))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _apply(self, alarm_id: str, event: AlarmEvent) -> None:
+        try:
+            alarm = await self._store.apply(alarm_id, event, "sip", self._clock())
+        except (AlarmProtocolError, NotFound) as exc:
+            log.info("voice event not recorded: %s", exc, extra={"alarm_id": alarm_id})
+            return
+        self._bus.publish(alarm_message(alarm))
+
+    # --- VoiceActions (for the dialplans) -------------------------------------------
+
+    async def callback_phone(self, alarm_id: str) -> None:
+        """Call the alarm's phone back with auto-answer headers (one attempt per step)."""
+        supervisor = self._require()
+        alarm = await self._alarm(alarm_id)
+        device = await self._store.device_by_id(alarm.device_id)
+        if device is None or device.sip_uri is None:
+            raise RuntimeError(f"device {alarm.device_id!r} has no SIP URI to call back")
+        await supervisor.callback(alarm_id, device.sip_uri, attempts=1)
+
+    async def call_manager(self, alarm_id: str, uri: str, message: str, ack_digit: str) -> bool:
+        raise RuntimeError("spoken manager calls are not available on this gateway yet")
+
+    def _require(self) -> SipSupervisor:
+        if self.supervisor is None:
+            raise RuntimeError("the SIP voice channel is not running")
+        return self.supervisor
+
+    async def _alarm(self, alarm_id: str) -> AlarmRecord:
+        alarm = await self._store.get_alarm(alarm_id)
+        if alarm is None:
+            raise NotFound(f"no alarm {alarm_id!r}")
+        return alarm
