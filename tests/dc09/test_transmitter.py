@@ -408,3 +408,15 @@ def test_any_answer_bytes_are_survived(data: bytes) -> None:
     ticket = pair.submit()
     pair.advance(5)
     assert [e.ticket for e in pair.events if isinstance(e, Delivered | Failed)] == [ticket]
+
+
+def test_encrypted_nak_sets_the_clock_offset() -> None:
+    peer = encrypted()
+    peer.skew = timedelta(seconds=75)
+    receiver_time = START + timedelta(seconds=75)
+    nak = Frame(Token.NAK, 0, "0", "0", timestamp=receiver_time, encrypted=True)
+    peer.answer = nak.serialize(KEY_128)
+    pair = Pair([peer], attempts=1, max_naks=1)
+    pair.submit()
+    assert pair.tx.clock_offset == timedelta(seconds=75)
+    assert [f.timestamp for f in peer.got] == [receiver_time]  # the first was out of window
