@@ -23,6 +23,7 @@ from gateway.api.schemas import AlarmOut, TimelineEntryOut
 from gateway.bus import EventBus
 from gateway.store.errors import NotFound
 from gateway.store.records import AlarmRecord
+from gateway.web.access import may_hear
 from gateway.web.presence import DEFAULT_GRACE_S, Presence
 from gateway.webrtc.leg import AudioHub
 
@@ -62,7 +63,6 @@ async def release_abandoned(app: web.Application, operator: str) -> list[str]:
     for alarm in handled:
         if alarm.handler != operator:
             continue
-        await app[HUB].close_leg(alarm.id, operator)
         try:
             await record(app, alarm.id, Released(operator, DISCONNECTED), operator)
         except (AlarmProtocolError, NotFound) as exc:  # closed or taken meanwhile
@@ -111,14 +111,42 @@ class ConsoleWatch:
 WATCH = web.AppKey("console_watch", ConsoleWatch)
 
 
+async def hang_up_unauthorised(app: web.Application) -> None:
+    """Follow alarm changes on the bus: hang up legs whose operator may no longer hear.
+
+    A closed alarm loses every leg; a released or taken-over one loses its former
+    handler's leg (supervisors monitoring stay until it closes).
+    """
+    hub = app[HUB]
+    while True:
+        subscription = app[BUS].subscribe()
+        try:
+            while not (subscription.overflowed and subscription.queue.empty()):
+                message = await subscription.queue.get()
+                if message.get("type") != "alarm":
+                    continue
+                alarm = message["alarm"]
+                state, handler = AlarmState(alarm["state"]), alarm["handler"]
+                for leg in hub.legs(alarm["id"]):
+                    if not may_hear(state, handler, leg.operator, leg.monitor):
+                        await hub.close_leg(leg.alarm_id, leg.operator, only=leg)
+        finally:
+            subscription.close()
+        log.warning("console watch missed alarm events; resubscribing")
+
+
 async def console_ctx(app: web.Application) -> AsyncIterator[None]:
     """Audio hub and console watch: started with the app, legs hung up at shutdown."""
     app[HUB] = AudioHub()
     watch = ConsoleWatch(app)
     app[WATCH] = watch
-    task = asyncio.create_task(watch.run(), name="console-watch")
+    tasks = (
+        asyncio.create_task(watch.run(), name="console-watch"),
+        asyncio.create_task(hang_up_unauthorised(app), name="console-hangup"),
+    )
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await app[HUB].close()

@@ -16,6 +16,7 @@ from gateway.api.schemas import AlarmOut
 from gateway.review.figures import AUDIO_NOTE, DOUBT_REMOVED
 from gateway.store.errors import NotFound
 from gateway.store.records import AlarmRecord, Role, User
+from gateway.web.access import may_hear
 from gateway.web.live import HUB, WATCH, record
 from gateway.web.schemas import AnswerOut, DoubtIn, OfferIn, TalkIn, TalkOut
 from gateway.webrtc.leg import SignallingError
@@ -51,7 +52,7 @@ async def _alarm_for_audio(request: web.Request, user: User) -> AlarmRecord:
         raise NotFoundError(f"no alarm {alarm_id!r}")
     if alarm.state is AlarmState.CLOSED:
         raise ConflictError("the alarm is closed: there is no call to listen to")
-    if alarm.handler != user.name and user.role is not Role.SUPERVISOR:
+    if not may_hear(alarm.state, alarm.handler, user.name, user.role is Role.SUPERVISOR):
         raise Forbidden("only the operator handling the alarm, or a supervisor, may listen")
     return alarm
 
@@ -74,7 +75,9 @@ async def audio_offer(request: web.Request) -> web.Response:
     body = await parse_json(request, OfferIn)
     alarm = await _alarm_for_audio(request, user)
     try:
-        sdp = await request.app[HUB].open_leg(alarm.id, user.name, body.sdp)
+        sdp = await request.app[HUB].open_leg(
+            alarm.id, user.name, body.sdp, monitor=alarm.handler != user.name
+        )
     except SignallingError as exc:
         raise Invalid(str(exc)) from None
     await _note(request, alarm.id, AUDIO_NOTE, "listening", user)

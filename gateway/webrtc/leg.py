@@ -108,6 +108,8 @@ class Leg:
     operator: str
     pc: RTCPeerConnection
     source: PcmSourceTrack
+    #: listening as a supervisor (silent monitoring), not as the handling operator
+    monitor: bool = False
     talking: bool = False
     #: operator frames delivered to the sink (talk mode) and discarded (listen mode)
     frames_sent: int = 0
@@ -152,13 +154,15 @@ class AudioHub:
     def leg(self, alarm_id: str, operator: str) -> Leg | None:
         return self._legs.get((alarm_id, operator))
 
-    async def open_leg(self, alarm_id: str, operator: str, offer_sdp: str) -> str:
+    async def open_leg(
+        self, alarm_id: str, operator: str, offer_sdp: str, *, monitor: bool = False
+    ) -> str:
         """Answer the browser's offer; replaces this operator's previous leg on the alarm."""
         if "m=audio" not in offer_sdp:
             raise SignallingError("the offer has no audio section (m=audio)")
         await self.close_leg(alarm_id, operator)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        leg = Leg(alarm_id, operator, pc, PcmSourceTrack())
+        leg = Leg(alarm_id, operator, pc, PcmSourceTrack(), monitor=monitor)
         self._legs[(alarm_id, operator)] = leg
 
         @pc.on("track")
