@@ -19,19 +19,13 @@ from gateway.dc09.errors import ReceiverUnreachableError, SenderClosedError
 from gateway.dc09.receiver import Received, Receiver
 from gateway.dc09.sender import Dc09Sender
 from gateway.outbox.events import EventKind, OutboxEvent
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
 KEY_128 = "0123456789ABCDEF"
 KEY_256 = "0123456789ABCDEF0123456789ABCDEF"
 NOW = datetime.now(UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 class SiaReceiver:
@@ -213,16 +207,21 @@ async def test_receiver_down_then_up_delivers_after_retries() -> None:
 async def test_link_lost_and_restored_by_polls() -> None:
     port = free_port()
     changes: list[tuple[bool, str]] = []
+    restored = asyncio.Event()
+
+    def link_changed(up: bool, why: str) -> None:
+        changes.append((up, why))
+        if up:
+            restored.set()
+
     cfg = config(port, attempts_per_receiver=1, poll_interval_s=0.5)
-    async with Dc09Sender(cfg, on_link_change=lambda up, why: changes.append((up, why))) as sender:
+    async with Dc09Sender(cfg, on_link_change=link_changed) as sender:
         with pytest.raises(ReceiverUnreachableError, match="cannot connect"):
             await sender.deliver(EVENTS[0][0])
         assert not sender.link_up
         async with sia_receiver(port):
-            for _ in range(50):
-                if sender.link_up:
-                    break
-                await asyncio.sleep(0.1)
+            await asyncio.wait_for(restored.wait(), 10)
+            assert sender.link_up
             await sender.stop()
     assert [up for up, _ in changes] == [False, True]
     assert changes[1][1] == "receiver 0 answered"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from gateway.outbox.events import EventKind, OutboxEvent
 from gateway.webhook.config import WebhookConfig
 from gateway.webhook.sender import WebhookRejectedError, WebhookSender, WebhookUnreachableError
 from gateway.webhook.signing import EVENT_ID_HEADER, event_body, verify_signature
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -104,9 +104,7 @@ async def test_timeout(endpoint: tuple[Endpoint, str]) -> None:
 
 
 async def test_connection_refused() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     async with WebhookSender(config(f"http://127.0.0.1:{port}/hook")) as sender:
         with pytest.raises(WebhookUnreachableError, match=f"127.0.0.1:{port}"):
             await sender.deliver(EVENT)
