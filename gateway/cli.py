@@ -24,6 +24,7 @@ from gateway.log import setup_logging
 from gateway.store.errors import Conflict
 from gateway.store.records import Role
 from gateway.store.store import Store
+from gateway.voice import sip_identity
 
 log = logging.getLogger("gateway")
 
@@ -132,6 +133,14 @@ async def _open_store(settings: Settings) -> Store:
 async def _add_device(
     settings: Settings, device_id: str, sip_uri: str | None, label: str | None
 ) -> int:
+    if sip_uri is not None:
+        if not sip_uri.lower().startswith(("sip:", "sips:")):
+            print(
+                f"--sip-uri must be a SIP URI such as sip:agent42@example.org, got {sip_uri!r}",
+                file=sys.stderr,
+            )
+            return 2
+        sip_uri = sip_identity(sip_uri)
     store = await _open_store(settings)
     token = new_secret()
     try:

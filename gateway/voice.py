@@ -43,13 +43,20 @@ log = logging.getLogger("gateway.voice")
 AudioListener = Callable[[str, bytes, int], None]
 """Called with (alarm id, 20 ms of s16le mono PCM, sample rate) for the caller's voice."""
 
-_URI = re.compile(r"<?(sips?:[^>;]+)")
+_URI = re.compile(r"(sips?):([^@>;]+@)?(\[[^\]]+\]|[^:>;]+)", re.IGNORECASE)
 
 
-def sip_identity(header_value: str) -> str:
-    """``"Agent 7" <sip:a7@example.org>;tag=1`` -> ``sip:a7@example.org``."""
-    match = _URI.search(header_value)
-    return match.group(1).strip() if match else header_value.strip()
+def sip_identity(value: str) -> str:
+    """Who a SIP URI names, as devices are registered: scheme, user and host.
+
+    ``"Agent 7" <sip:a7@Example.org:5062>;tag=1`` -> ``sip:a7@example.org``: the
+    port and parameters change with every network a phone roams to.
+    """
+    match = _URI.search(value)
+    if match is None:
+        return value.strip()
+    scheme, user, host = match.groups()
+    return f"{scheme.lower()}:{user or ''}{host.lower()}"
 
 
 class VoiceService:
