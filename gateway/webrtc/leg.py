@@ -36,8 +36,9 @@ PcmSink = Callable[[bytes, int], None]
 
 BROWSER_RATE = 48000
 SAMPLES_PER_FRAME = BROWSER_RATE * FRAME_MS // 1000
-#: Caller frames queued for one browser before the oldest is dropped (bounds latency).
-MAX_QUEUED_FRAMES = 5
+#: Caller frames queued for one browser before the oldest is dropped: the phone and
+#: the browser clocks drift, and this bounds the delay that drift can add (60 ms).
+MAX_QUEUED_FRAMES = 3
 
 
 class WebRtcError(Exception):
@@ -79,6 +80,8 @@ class PcmSourceTrack(MediaStreamTrack):
             raise MediaStreamError
         if self._start is None:
             self._start = time.monotonic()
+            while len(self._frames) > 1:  # start from the newest audio, not a backlog
+                self._frames.popleft()
         else:
             self._pts += SAMPLES_PER_FRAME
             wait = self._start + self._pts / BROWSER_RATE - time.monotonic()

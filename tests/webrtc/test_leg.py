@@ -39,14 +39,27 @@ def frames_of(samples: np.ndarray, rate: int) -> list[bytes]:
 async def test_source_turns_8k_frames_into_48k_frames_and_plays_silence_when_starved() -> None:
     track = PcmSourceTrack()
     tone = signal(8000, 0.1)
-    for frame in frames_of(tone, 8000):
+    frames = frames_of(tone, 8000)
+    track.feed(frames[0], 8000)
+    received = [await track.recv()]
+    for frame in frames[1:4]:
         track.feed(frame, 8000)
-    received = [await track.recv() for _ in range(6)]
+    received += [await track.recv() for _ in range(4)]
     assert all(f.samples == SAMPLES_PER_FRAME and f.sample_rate == 48000 for f in received)
     loud = [float(np.abs(to_samples(mono_pcm(f))).max()) for f in received]
-    assert min(loud[:5]) > 0.05  # the five fed frames
-    assert loud[5] == 0.0  # then silence, not a stall
-    assert [f.pts for f in received] == [i * SAMPLES_PER_FRAME for i in range(6)]
+    assert min(loud[:4]) > 0.05  # the four fed frames
+    assert loud[4] == 0.0  # then silence, not a stall
+    assert [f.pts for f in received] == [i * SAMPLES_PER_FRAME for i in range(5)]
+
+
+async def test_source_starts_from_the_newest_frame_not_a_backlog() -> None:
+    track = PcmSourceTrack()
+    for value in (1000, 2000, 3000):
+        track.feed(np.full(160, value, "<i2").tobytes(), 8000)
+    first = np.frombuffer(mono_pcm(await track.recv()), "<i2")
+    assert abs(int(first[-1]) - 3000) < 100  # the backlog of older frames was skipped
+    assert float(np.abs(to_samples(mono_pcm(await track.recv()))).max()) == 0.0
+    track.stop()
     track.stop()
 
 
@@ -54,7 +67,7 @@ def test_source_bounds_its_queue_by_dropping_the_oldest_frames() -> None:
     track = PcmSourceTrack()
     for _ in range(8):
         track.feed(bytes(640), 16000)
-    assert track.dropped == 3
+    assert track.dropped == 5
 
 
 def test_source_and_hub_refuse_unknown_rates() -> None:
