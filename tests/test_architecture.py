@@ -40,6 +40,7 @@ PURE = [
     "dc09/mapping.py",
     "dc09/receiver.py",
     "dc09/transmitter.py",
+    "outbox/errors.py",
     "outbox/events.py",
     "outbox/policy.py",
     "config/errors.py",

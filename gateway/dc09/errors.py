@@ -12,6 +12,7 @@ webhook): the event was not confirmed and must be retried later.
 from __future__ import annotations
 
 from gateway.dc09.grammar import Token
+from gateway.outbox.errors import DeliveryError
 
 
 class Dc09Error(Exception):
@@ -66,16 +67,6 @@ class UnsupportedMessageError(FrameError):
 
 # --- delivery ---------------------------------------------------------------------------
 
-
-class DeliveryError(Exception):
-    """An outbox event was not confirmed by its destination; retry later.
-
-    ``permanent`` marks failures that retrying the same content cannot fix
-    (the receiver refused the message itself), so the outbox may park it and
-    raise an operator alert instead of retrying forever.
-    """
-
-    permanent: bool = False
 
 
 class ReceiverUnreachableError(DeliveryError):

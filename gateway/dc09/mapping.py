@@ -29,9 +29,10 @@ from gateway.dc09.content import (
     adm_cid_data,
     sia_data,
 )
-from gateway.dc09.errors import DeliveryError, LocalProtocolError
+from gateway.dc09.errors import LocalProtocolError
 from gateway.dc09.frame import XData
 from gateway.dc09.grammar import ACCOUNT_DIGITS, TIMESTAMP_FORMAT, XDATA_MAX, Token, is_hex
+from gateway.outbox.errors import DeliveryError
 from gateway.outbox.events import EventKind, OutboxEvent
 
 DEFAULT_MAPPING = Path(__file__).with_name("mapping.yaml")

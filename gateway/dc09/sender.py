@@ -19,6 +19,7 @@ from gateway.dc09.config import Dc09Config, ReceiverConfig
 from gateway.dc09.content import Message
 from gateway.dc09.errors import SenderClosedError
 from gateway.dc09.frame import PadSource, random_pad
+from gateway.dc09.grammar import SEQUENCE_MAX
 from gateway.dc09.mapping import EventMapping, load_mapping
 from gateway.dc09.transmitter import (
     POLL,
@@ -62,6 +63,11 @@ class _Datagrams(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         self.on_error(str(exc) or type(exc).__name__)
+
+
+def sequence_of(event: OutboxEvent) -> int:
+    """The DC-09 sequence number of an outbox event: the same on every (re)delivery."""
+    return (event.id - 1) % SEQUENCE_MAX + 1
 
 
 class Dc09Sender:
@@ -148,14 +154,14 @@ class Dc09Sender:
         if message is None:
             log.debug("event %s (%s) is not forwarded over DC-09", event.id, event.kind.value)
             return
-        await self.send(message)
+        await self.send(message, sequence=sequence_of(event))
         log.info(
             "event %s delivered over DC-09",
             event.id,
             extra={"alarm_id": event.alarm_id, "account": message.account},
         )
 
-    async def send(self, message: Message) -> None:
+    async def send(self, message: Message, sequence: int | None = None) -> None:
         """Send one prepared message and wait for its acknowledgement."""
         core, driver = self._core, self._driver
         if core is None or driver is None:
@@ -163,7 +169,7 @@ class Dc09Sender:
         if driver.done():
             raise SenderClosedError(f"the DC-09 sender failed: {driver.exception()!r}")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        ticket = core.submit(message, self._now())
+        ticket = core.submit(message, self._now(), sequence)
         self._futures[ticket] = future
         self._wake.set()
         try:

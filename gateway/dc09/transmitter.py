@@ -27,12 +27,12 @@ from gateway.dc09.buffer import DEFAULT_MAX_FRAME, StreamBuffer
 from gateway.dc09.content import Message
 from gateway.dc09.errors import (
     Dc09Error,
-    DeliveryError,
     MessageRejectedError,
     ReceiverUnreachableError,
 )
 from gateway.dc09.frame import Frame, PadSource, parse_frame, random_pad
 from gateway.dc09.grammar import SEQUENCE_MAX, Token
+from gateway.outbox.errors import DeliveryError
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,10 +221,17 @@ class Transmitter:
 
     # --- inputs ---------------------------------------------------------------------------
 
-    def submit(self, message: Message, now: Now) -> int:
-        """Queue a message; returns the ticket its Delivered/Failed event will carry."""
+    def submit(self, message: Message, now: Now, sequence: int | None = None) -> int:
+        """Queue a message; returns the ticket its Delivered/Failed event will carry.
+
+        ``sequence`` (1-9999) pins the frame's sequence number, so a message sent
+        again after a restart carries the same one and the receiver can drop it;
+        None takes the next number of this transmitter's own count.
+        """
+        if sequence is not None and not 1 <= sequence <= SEQUENCE_MAX:
+            raise ValueError(f"sequence must be between 1 and {SEQUENCE_MAX}, got {sequence}")
         self._tickets += 1
-        self._queue.append(_Job(self._tickets, message))
+        self._queue.append(_Job(self._tickets, message, sequence or 0))
         self._pump(now)
         return self._tickets
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from gateway.metrics import Metrics
+from gateway.outbox.errors import DeliveryError
 from gateway.outbox.events import OutboxEvent
 from gateway.outbox.policy import RetryPolicy
 from gateway.store.store import Store
@@ -34,7 +35,7 @@ def is_refusal(exc: BaseException) -> bool:
 
     Not answering is never a refusal: that is retried for as long as it lasts.
     """
-    return bool(getattr(exc, "permanent", False))
+    return isinstance(exc, DeliveryError) and exc.permanent
 
 
 class OutboxRunner:

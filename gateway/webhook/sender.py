@@ -9,7 +9,8 @@ from types import TracebackType
 
 import aiohttp
 
-from gateway.dc09.errors import DeliveryError, SenderClosedError
+from gateway.dc09.errors import SenderClosedError
+from gateway.outbox.errors import DeliveryError
 from gateway.outbox.events import OutboxEvent
 from gateway.webhook.config import WebhookConfig
 from gateway.webhook.signing import (

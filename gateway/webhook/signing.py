@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from gateway.dc09.errors import DeliveryError
+from gateway.outbox.errors import DeliveryError
 from gateway.outbox.events import OutboxEvent
 
 SIGNATURE_HEADER = "X-Alarm-Gateway-Signature"

@@ -153,6 +153,16 @@ async def test_every_mapped_event_reaches_pysiaalarm(key: str | None) -> None:
     assert [int(e.sequence) for e in got] == list(range(1, len(EVENTS) + 1))
 
 
+async def test_redelivery_after_a_restart_carries_the_same_sequence() -> None:
+    """At-least-once delivery: a receiver drops a duplicate by its sequence number."""
+    event = outbox_event(10_005, EventKind.ALARM_RAISED, alarm_type="sos")
+    async with sia_receiver() as receiver:
+        for _ in range(2):  # two sender lifetimes, as across a gateway restart
+            async with Dc09Sender(config(receiver.port)) as sender:
+                await sender.deliver(event)
+    assert [int(e.sequence) for e in receiver.events] == [6, 6]
+
+
 async def test_adm_cid_format() -> None:
     async with sia_receiver() as receiver:
         # pysiaalarm reads a single xdata block in ADM-CID messages
