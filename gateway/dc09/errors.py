@@ -68,7 +68,6 @@ class UnsupportedMessageError(FrameError):
 # --- delivery ---------------------------------------------------------------------------
 
 
-
 class ReceiverUnreachableError(DeliveryError):
     """No receiver acknowledged the frame within the configured attempts."""
 
