@@ -34,7 +34,7 @@ from gateway.alarm.types import AlarmState, AlarmType, Outcome
 from gateway.ids import new_alarm_id
 from gateway.outbox.events import EventKind, OutboxEvent
 from gateway.store import migrate
-from gateway.store.errors import Conflict, NotFound
+from gateway.store.errors import Conflict, NotFound, StoreError
 from gateway.store.records import AlarmRecord, Device, NewAlarm, Role, User
 from gateway.store.schema import (
     alarms,
@@ -69,6 +69,7 @@ class Store:
         # token hash -> (device, monotonic expiry): every alarm request authenticates its device
         self._device_cache: dict[str, tuple[Device, float]] = {}
         self._outbox_signals: list[asyncio.Event] = []
+        self._closed = False
 
     @classmethod
     async def open(
@@ -87,11 +88,15 @@ class Store:
         return cls(engine, reference_base)
 
     async def close(self) -> None:
+        self._closed = True
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         self._engine.dispose()
 
     async def _write(self, work: Callable[[Connection], T]) -> T:
+        if self._closed:
+            raise StoreError("the store is closed")
+
         def run() -> T:
             with self._engine.begin() as conn:
                 return work(conn)
@@ -99,6 +104,9 @@ class Store:
         return await asyncio.get_running_loop().run_in_executor(self._writer, run)
 
     async def _read(self, work: Callable[[Connection], T]) -> T:
+        if self._closed:
+            raise StoreError("the store is closed")
+
         def run() -> T:
             with self._engine.connect() as conn:
                 return work(conn)
