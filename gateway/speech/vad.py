@@ -183,10 +183,9 @@ class UtteranceSegmenter:
             return None
         self._run_start = None
         voice_end = self.voice_end
-        closing = self._utterance_start is not None and voice_end is not None
-        if closing and voice_end is not None and end - voice_end >= cfg.hangover_s:
-            return self._close(voice_end, forced=False)
-        return None
+        if self._utterance_start is None or voice_end is None:
+            return None
+        return self._close(voice_end, forced=False) if end - voice_end >= cfg.hangover_s else None
 
     def _close(self, end: float, *, forced: bool) -> UtteranceEnded:
         assert self._utterance_start is not None
