@@ -231,6 +231,7 @@ class SpeechService:
                 break
             loop.call_soon_threadsafe(self._dispatch, worker, reply)
         worker.replies.close()
+        worker.process.join(5.0)  # reap it here, off the loop, so its exit code is known
         with contextlib.suppress(RuntimeError):  # the loop may already be closed
             loop.call_soon_threadsafe(self._lost, worker)
 
@@ -251,7 +252,6 @@ class SpeechService:
         """A worker exited: its calls lose speech analysis, a new worker takes new calls."""
         crashed = worker.alive
         worker.alive = False
-        worker.process.join(0)
         code = worker.process.exitcode
         if not worker.ready.done():
             worker.ready.set_exception(SpeechError(f"worker exited with code {code} at start"))
