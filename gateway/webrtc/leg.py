@@ -189,9 +189,10 @@ class AudioHub:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             pc.addTrack(leg.source)  # the answering side adds its track after the offer
             await pc.setLocalDescription(await pc.createAnswer())
-        except (ValueError, KeyError, AttributeError) as exc:
+        except Exception as exc:  # aiortc's SDP parser also fails with asserts and KeyErrors
             await self.close_leg(alarm_id, operator, only=leg)
-            raise SignallingError(f"the offer was refused: {exc}") from None
+            detail = str(exc) or f"malformed SDP ({type(exc).__name__})"
+            raise SignallingError(f"the offer was refused: {detail}") from None
         return str(pc.localDescription.sdp)
 
     def set_talking(self, alarm_id: str, operator: str, talking: bool) -> Leg | None:
@@ -227,6 +228,7 @@ class AudioHub:
     async def _pump_operator(self, leg: Leg, track: MediaStreamTrack) -> None:
         """Read the browser's microphone; pass it on only in talk mode."""
         reframer = Reframer(self.sink_rate)
+        extra = {"alarm_id": leg.alarm_id, "operator": leg.operator}
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
@@ -235,8 +237,17 @@ class AudioHub:
                 if not leg.talking:
                     leg.frames_muted += 1
                     continue
+                try:
+                    frames = reframer.push(mono_pcm(frame), frame.sample_rate)
+                except ValueError:  # a codec clock we cannot resample: nothing to pass on
+                    log.exception("operator audio dropped", extra=extra)
+                    return
                 sink = self._sinks.get(leg.alarm_id)
-                for out in reframer.push(mono_pcm(frame), frame.sample_rate):
+                for out in frames:
                     leg.frames_sent += 1
-                    if sink is not None:
+                    if sink is None:
+                        continue
+                    try:
                         sink(out, self.sink_rate)
+                    except Exception:  # the SIP side's failure must not end the leg
+                        log.exception("operator audio sink failed", extra=extra)

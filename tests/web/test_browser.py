@@ -105,9 +105,12 @@ async def browser(chromium_args: list[str]) -> AsyncIterator[Browser]:
             await launched.close()
 
 
-async def log_in(browser: Browser, gw: Gateway, name: str, path: str) -> Page:
+async def log_in(browser: Browser, gw: Gateway, name: str, path: str, errors: list[str]) -> Page:
+    """A fresh profile logged in as ``name``; page errors (CSP included) go to ``errors``."""
     context = await browser.new_context(viewport={"width": 1920, "height": 1080}, locale="en-GB")
     page = await context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.set_default_timeout(10_000)
     await page.goto(f"{gw.url}{path}")
     await page.fill("#name", name)
@@ -158,12 +161,14 @@ async def test_operator_handles_an_alarm_and_supervisor_reviews_it(
     gateway: Gateway, browser: Browser
 ) -> None:
     gw = gateway
-    page = await log_in(browser, gw, "operator-1", "/console")
+    errors: list[str] = []
+    page = await log_in(browser, gw, "operator-1", "/console", errors)
     await expect(page.locator("#user")).to_have_text("operator-1 (operator)")
     await raise_alarm(gw, "low_battery", lat=45.75)
     alarm_id = await raise_alarm(gw, "fall")
     item = page.locator(f'#queue li[data-id="{alarm_id}"]')
     await expect(item).to_be_visible()
+    await expect(page.locator("#announce")).to_have_text("New alarm: Fall, phone-1")
     await expect(page.locator("#queue li.alarm").first).to_have_attribute("data-id", alarm_id)
     await expect(item).to_have_class("alarm sev-1 overdue", timeout=15_000)  # 10 s target missed
     await item.locator("button.accept").click()
@@ -242,7 +247,7 @@ async def test_operator_handles_an_alarm_and_supervisor_reviews_it(
     await expect(page.locator(f'#queue li[data-id="{alarm_id}"]')).to_have_count(0)
     assert hub.legs(alarm_id) == []
 
-    review = await log_in(browser, gw, "supervisor-1", "/review")
+    review = await log_in(browser, gw, "supervisor-1", "/review", errors)
     row = review.locator(f'#alarms tr[data-id="{alarm_id}"]')
     await expect(row).to_contain_text("False alarm")
     await expect(row).to_contain_text("operator-1")
@@ -262,3 +267,4 @@ async def test_operator_handles_an_alarm_and_supervisor_reviews_it(
         await review.screenshot(path=str(Path(shots) / "review-fr.png"))
     await page.context.close()
     await review.context.close()
+    assert errors == []

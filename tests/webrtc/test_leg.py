@@ -84,10 +84,21 @@ def test_mono_pcm_averages_interleaved_stereo() -> None:
     assert np.frombuffer(mono_pcm(frame), "<i2").tolist() == [2000, -1000]
 
 
-async def test_offer_without_audio_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("sdp", "message"),
+    [
+        ("v=0\r\n", r"the offer has no audio section \(m=audio\)"),
+        ("m=audio\r\n", r"the offer was refused: malformed SDP \(AssertionError\)"),
+        (
+            "v=0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+            "the offer was refused: ICE username fragment or password is missing",
+        ),
+    ],
+)
+async def test_bad_offers_are_refused_and_leave_no_leg(sdp: str, message: str) -> None:
     hub = AudioHub()
-    with pytest.raises(SignallingError, match=r"the offer has no audio section \(m=audio\)"):
-        await hub.open_leg("a1", "op", "v=0\r\n")
+    with pytest.raises(SignallingError, match=message):
+        await hub.open_leg("a1", "op", sdp)
     assert hub.legs("a1") == []
 
 
@@ -117,10 +128,20 @@ class ToneTrack(MediaStreamTrack):
 
 @pytest.mark.integration
 @pytest.mark.usefixtures("loopback_ice")
-async def test_caller_audio_reaches_the_peer_and_talk_mode_gates_the_microphone() -> None:
+async def test_caller_audio_reaches_the_peer_and_talk_mode_gates_the_microphone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     hub = AudioHub(sink_rate=16000)
     sink: list[bytes] = []
-    hub.set_sink("a1", lambda pcm, rate: sink.append(pcm))
+    failures: list[bytes] = []
+
+    def flaky_sink(pcm: bytes, rate: int) -> None:
+        if not failures:  # a failing SIP side once must not end the leg
+            failures.append(pcm)
+            raise RuntimeError("sink failed")
+        sink.append(pcm)
+
+    hub.set_sink("a1", flaky_sink)
     client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     heard: list[bytes] = []
     pumps: list[asyncio.Task[None]] = []
@@ -151,6 +172,7 @@ async def test_caller_audio_reaches_the_peer_and_talk_mode_gates_the_microphone(
         talked = len(sink)
         await asyncio.sleep(0.5)
         assert len(sink) == talked  # back to listening: nothing more
+        assert len(failures) == 1
         assert 35 <= talked <= 55  # ~1 s of 20 ms frames
         assert all(len(f) == 640 for f in sink)
         assert float(np.abs(to_samples(b"".join(sink))).max()) > 0.1
@@ -164,3 +186,4 @@ async def test_caller_audio_reaches_the_peer_and_talk_mode_gates_the_microphone(
         await client.close()
         await hub.close()
     assert hub.legs("a1") == []
+    assert "operator audio sink failed" in caplog.text

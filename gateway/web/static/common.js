@@ -5,7 +5,7 @@ const STRINGS = {
   en: {
     title: "Alarm gateway", login: "Log in", name: "Name", password: "Password",
     login_failed: "Wrong name or password.", logout: "Log out", language: "Language",
-    queue: "Open alarms", no_alarms: "No open alarm.", accept: "Accept", open: "Open",
+    queue: "Open alarms", no_alarms: "No open alarm.", new_alarm: "New alarm", accept: "Accept", open: "Open",
     target_accept: "Accept within 10 s", overdue: "overdue", waiting: "waiting",
     handled_by: "Handled by", alarm: "Alarm", select_alarm: "Select an alarm in the queue.",
     device: "Device", type: "Type", state: "State", received: "Received", battery: "Battery",
@@ -45,7 +45,7 @@ const STRINGS = {
   fr: {
     title: "Passerelle d'alarmes", login: "Se connecter", name: "Nom", password: "Mot de passe",
     login_failed: "Nom ou mot de passe incorrect.", logout: "Se déconnecter", language: "Langue",
-    queue: "Alarmes en cours", no_alarms: "Aucune alarme en cours.", accept: "Prendre", open: "Ouvrir",
+    queue: "Alarmes en cours", no_alarms: "Aucune alarme en cours.", new_alarm: "Nouvelle alarme", accept: "Prendre", open: "Ouvrir",
     target_accept: "Prise en charge sous 10 s", overdue: "en retard", waiting: "en attente",
     handled_by: "Prise par", alarm: "Alarme", select_alarm: "Choisissez une alarme dans la file.",
     device: "Terminal", type: "Type", state: "État", received: "Reçue", battery: "Batterie",

@@ -198,6 +198,9 @@ function onEvent(msg) {
     $("nav-review").hidden = msg.role === "operator";
   } else if (msg.type === "alarm") {
     const a = msg.alarm;
+    if (msg.entry?.kind === "raised") {
+      $("announce").textContent = `${gw.t("new_alarm")}: ${gw.typeName(a.type)}, ${a.device_id}`;
+    }
     if (OPEN_STATES.includes(a.state)) state.alarms.set(a.id, a); else state.alarms.delete(a.id);
     renderQueue();
     if (state.selected?.id === a.id) {
