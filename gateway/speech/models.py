@@ -100,6 +100,19 @@ def list_models(directory: Path | None) -> list[ModelInfo]:
     return found
 
 
+def describe(info: ModelInfo) -> str:
+    """One line for ``alarm-gateway models``: status, kind, name, path and any problem."""
+    if not info.usable:
+        status, note = "BROKEN", f" ({info.problem})"
+    elif not info.loaded:
+        status, note = "found", ""
+    else:
+        status = "ok"
+        languages = {None: "", True: ", multilingual", False: ", English only"}
+        note = f" (loads{languages[info.multilingual]})"
+    return f"{status:<6} {info.kind.value:<7} {info.name}  {info.path}{note}"
+
+
 def check_model(info: ModelInfo) -> ModelInfo:
     """Load the model to prove it works; return ``info`` updated with the outcome."""
     if not info.usable:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.speech.errors import LexiconError
 from gateway.speech.lexicon import (
@@ -188,3 +190,23 @@ def test_edited_lexicon_file_is_used(tmp_path: Path) -> None:
     )
     lexicon = load_lexicon("fr", tmp_path)
     assert hits(lexicon, "appelez le chef") == [("help", "chef")]
+
+
+SHIPPED = (load_lexicon("fr"), load_lexicon("en"))
+
+
+@given(st.text(max_size=200))
+def test_any_text_is_tokenized_and_searched_without_error(text: str) -> None:
+    tokens = tokenize(text)
+    assert all(token.isascii() and token.isalnum() for token in tokens)
+    for lexicon in SHIPPED:
+        for match in lexicon.find(tokens):
+            assert 0 <= match.start < match.end <= len(tokens)
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_every_phrase_is_found_in_its_own_words(language: str) -> None:
+    lexicon = load_lexicon(language)
+    for phrase in lexicon.phrases:
+        found = lexicon.find(phrase.tokens)
+        assert any(m.phrase.category == phrase.category and m.edits == 0 for m in found), phrase

