@@ -109,6 +109,7 @@ class SpeechService:
         self._threads: list[threading.Thread] = []
         self._lexicons: dict[str, Lexicon] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._spawned = 0
         self.unavailable_reason: str | None = "speech service is not started"
 
     @property
@@ -123,11 +124,11 @@ class SpeechService:
     async def start(self) -> None:
         """Spawn the workers and wait until their models are loaded."""
         self._loop = asyncio.get_running_loop()
-        for index in range(self.config.workers):
-            self._spawn(index)
+        for _ in range(self.config.workers):
+            self._spawn()
         try:
             async with asyncio.timeout(self.config.start_timeout_s):
-                for worker in self._workers:
+                for worker in list(self._workers):
                     ready = await worker.ready
                     for warning in ready.warnings:
                         log.warning("speech worker %d: %s", worker.index, warning)
@@ -140,14 +141,15 @@ class SpeechService:
     async def stop(self) -> None:
         """Close every call, stop the workers and wait for them to exit."""
         self.unavailable_reason = "speech service is stopped"
-        for worker in self._workers:
+        workers = list(self._workers)
+        for worker in workers:
             for pipeline in list(worker.calls.values()):
                 pipeline.close()
             if worker.alive:
                 worker.send(Shutdown())
                 worker.alive = False
         loop = asyncio.get_running_loop()
-        for worker in self._workers:
+        for worker in workers:
             await loop.run_in_executor(None, worker.process.join, 5.0)
             if worker.process.is_alive():
                 worker.process.kill()
@@ -209,10 +211,12 @@ class SpeechService:
         alive = [w for w in self._workers if w.alive]
         return min(alive, key=lambda w: len(w.calls)) if alive else None
 
-    def _spawn(self, index: int) -> None:
+    def _spawn(self) -> None:
         assert self._loop is not None
+        index, self._spawned = self._spawned, self._spawned + 1
         worker = _WorkerHandle(index, self.config.engine, self._loop)
         self._workers.append(worker)
+        self._threads = [t for t in self._threads if t.is_alive()]
         thread = threading.Thread(
             target=self._read_replies,
             args=(worker, self._loop),
@@ -260,9 +264,11 @@ class SpeechService:
             message = f"speech worker exited (code {code}); this call goes on without analysis"
             pipeline.report(AnalysisDegraded("worker", message))
             pipeline.finished()
+        if worker in self._workers:
+            self._workers.remove(worker)
         if crashed and self.available:
             log.error("speech worker %d exited with code %s; starting another", worker.index, code)
-            self._spawn(len(self._workers))
+            self._spawn()
 
 
 class SpeechPipeline:
