@@ -15,18 +15,24 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from gateway.advisor import SpeechAdvisor
 from gateway.api import routes_alarms, routes_events, routes_sessions, routes_system
 from gateway.api.errors import ApiError, NotFoundError
 from gateway.api.keys import BUS, CLOCK, DIALPLANS, METRICS, SETTINGS, STORE, VOICE
 from gateway.bus import EventBus
 from gateway.config.schema import Settings
 from gateway.dc09.sender import Dc09Sender
+from gateway.dialplan.events import CueDetected
 from gateway.dialplan.library import DialplanLibrary
 from gateway.dialplan.runner import DialplanRunner
 from gateway.metrics import Metrics
 from gateway.outbox.events import OutboxEvent
 from gateway.outbox.runner import OutboxRunner, Sink
 from gateway.sip.supervisor import SipSupervisor
+from gateway.speech.service import SpeechConfig, SpeechService
+from gateway.speech.stt import SttKind
+from gateway.speech.vad import VadKind
+from gateway.speech.worker import EngineConfig
 from gateway.store.store import Store
 from gateway.voice import VoiceService
 from gateway.web.install import install as install_console
@@ -125,6 +131,47 @@ async def _voice_ctx(app: web.Application) -> AsyncIterator[None]:
         await voice.supervisor.stop()
 
 
+async def _speech_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Speech analysis of alarm calls; a missing model degrades it, never the alarms."""
+    settings = app[SETTINGS].speech
+    service = SpeechService(
+        SpeechConfig(
+            engine=EngineConfig(
+                stt=SttKind(settings.engine),
+                vad=VadKind(settings.vad),
+                whisper_models=settings.whisper_models,
+                vosk_models=settings.vosk_models,
+                preload=(settings.language,),
+            ),
+            workers=settings.workers,
+        )
+    )
+    await service.start()
+    if not service.available:
+        log.error(
+            "speech analysis unavailable, alarms and calls go on without it: %s",
+            service.unavailable_reason,
+        )
+
+    def distress(alarm_id: str, evidence: str) -> None:
+        runner = app.get(DIALPLANS)
+        if runner is not None:
+            runner.feed(alarm_id, CueDetected("distress", evidence))
+
+    advisor = SpeechAdvisor(
+        service,
+        app[STORE],
+        app[BUS],
+        app[CLOCK],
+        language=lambda _alarm: settings.language,
+        on_distress=distress,
+    )
+    app[VOICE].add_audio_listener(advisor.on_audio, ended=advisor.call_ended)
+    yield
+    advisor.close_all()
+    await service.stop()
+
+
 async def _dialplan_ctx(app: web.Application) -> AsyncIterator[None]:
     """Routing and escalation; SIGHUP reloads the plans, keeping the old ones if broken."""
     library = DialplanLibrary(app[SETTINGS].dialplan.directory)  # broken at start: refuse
@@ -167,6 +214,8 @@ def make_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_outbox_ctx)
     app.cleanup_ctx.append(_voice_ctx)
+    if settings.speech.enabled:
+        app.cleanup_ctx.append(_speech_ctx)
     if settings.dialplan.enabled:
         app.cleanup_ctx.append(_dialplan_ctx)
     for module in (routes_alarms, routes_sessions, routes_events, routes_system):

@@ -75,11 +75,17 @@ class VoiceService:
         self._clock = clock
         self.supervisor: SipSupervisor | None = None
         self._listeners: list[AudioListener] = []
+        self._end_listeners: list[Callable[[str], None]] = []
         self._phone_calls: dict[str, str] = {}  # alarm id -> live phone call id
         self._pending: set[asyncio.Task[None]] = set()
 
-    def add_audio_listener(self, listener: AudioListener) -> None:
+    def add_audio_listener(
+        self, listener: AudioListener, ended: Callable[[str], None] | None = None
+    ) -> None:
+        """``listener`` hears every alarm's caller; ``ended(alarm_id)`` when that call ends."""
         self._listeners.append(listener)
+        if ended is not None:
+            self._end_listeners.append(ended)
 
     def phone_call(self, alarm_id: str) -> str | None:
         """The live phone call of an alarm, for operator legs and talk-back."""
@@ -144,6 +150,8 @@ class VoiceService:
         if self._phone_calls.get(ref.alarm_id) != ref.call_id:
             return  # not the alarm's current voice leg (already lost, or replaced)
         del self._phone_calls[ref.alarm_id]
+        for ended in self._end_listeners:
+            ended(ref.alarm_id)
         self._record(ref.alarm_id, VoiceLost("sip", ref.call_id, reason))
 
     def _record(self, alarm_id: str, event: AlarmEvent) -> None:

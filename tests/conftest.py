@@ -17,7 +17,13 @@ from aiohttp.test_utils import TestClient
 from gateway.api.keys import STORE
 from gateway.app import make_app
 from gateway.auth import hash_password, token_hash
-from gateway.config.schema import DialplanSection, GatewaySection, Settings, VoiceSection
+from gateway.config.schema import (
+    DialplanSection,
+    GatewaySection,
+    Settings,
+    SpeechSection,
+    VoiceSection,
+)
 from gateway.store.records import Role
 
 Client = TestClient[web.Request, web.Application]
@@ -48,6 +54,7 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(
         gateway=GatewaySection(data_dir=tmp_path / "data"),
         voice=VoiceSection(enabled=False),
+        speech=SpeechSection(enabled=False),
         dialplan=DialplanSection(enabled=False),
     )
 

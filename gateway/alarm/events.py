@@ -121,6 +121,41 @@ class Noted(AlarmEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class Transcribed(AlarmEvent):
+    """A final transcript segment of the caller's speech (seconds into the call)."""
+
+    text: str
+    start: float
+    end: float
+    engine: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class CueHeard(AlarmEvent):
+    """Evidence the speech analysis noticed: a keyword, shouting, an impact, silence."""
+
+    cue: str
+    offset: float
+    category: str = ""
+    text: str = ""
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Assessed(AlarmEvent):
+    """The speech analysis' advice changed (distress, calm, no response, unclear).
+
+    Advice only: it never closes or dispatches an alarm.
+    """
+
+    cue: str
+    """The assessment: ``distress``, ``calm_false_alarm_claimed``, ``no_response``, ``unclear``."""
+    text: str = ""
+    """The evidence, as the operator reads it: words heard, sounds measured, when."""
+
+
+@dataclass(frozen=True, slots=True)
 class Closed(AlarmEvent):
     outcome: Outcome
     comment: str | None = None

@@ -16,14 +16,17 @@ from typing import Any
 from gateway.alarm.events import (
     Accepted,
     AlarmEvent,
+    Assessed,
     CancelledByAgent,
     Closed,
+    CueHeard,
     Escalated,
     LocationUpdated,
     Noted,
     Offered,
     Raised,
     Released,
+    Transcribed,
     VoiceConnected,
     VoiceLost,
 )
@@ -44,6 +47,9 @@ TRANSITIONS: Mapping[AlarmState, Mapping[type[AlarmEvent], AlarmState]] = {
         VoiceConnected: S.RECEIVED,
         VoiceLost: S.RECEIVED,
         Noted: S.RECEIVED,
+        Transcribed: S.RECEIVED,
+        CueHeard: S.RECEIVED,
+        Assessed: S.RECEIVED,
     },
     S.OFFERED: {
         Offered: S.OFFERED,
@@ -55,6 +61,9 @@ TRANSITIONS: Mapping[AlarmState, Mapping[type[AlarmEvent], AlarmState]] = {
         VoiceConnected: S.OFFERED,
         VoiceLost: S.OFFERED,
         Noted: S.OFFERED,
+        Transcribed: S.OFFERED,
+        CueHeard: S.OFFERED,
+        Assessed: S.OFFERED,
     },
     S.ACCEPTED: {
         Released: S.OFFERED,
@@ -65,6 +74,9 @@ TRANSITIONS: Mapping[AlarmState, Mapping[type[AlarmEvent], AlarmState]] = {
         VoiceConnected: S.ACCEPTED,
         VoiceLost: S.ACCEPTED,
         Noted: S.ACCEPTED,
+        Transcribed: S.ACCEPTED,
+        CueHeard: S.ACCEPTED,
+        Assessed: S.ACCEPTED,
     },
     S.ESCALATED: {
         Accepted: S.ESCALATED,  # an operator takes over an alarm a dialplan escalated
@@ -76,6 +88,9 @@ TRANSITIONS: Mapping[AlarmState, Mapping[type[AlarmEvent], AlarmState]] = {
         VoiceConnected: S.ESCALATED,
         VoiceLost: S.ESCALATED,
         Noted: S.ESCALATED,
+        Transcribed: S.ESCALATED,
+        CueHeard: S.ESCALATED,
+        Assessed: S.ESCALATED,
     },
     S.CLOSED: {
         Noted: S.CLOSED,  # supervisors may annotate a closed alarm during review
@@ -92,7 +107,11 @@ OUTBOX_KINDS: Mapping[type[AlarmEvent], EventKind] = {
     LocationUpdated: EventKind.LOCATION_UPDATED,
     VoiceConnected: EventKind.VOICE_CONNECTED,
     VoiceLost: EventKind.VOICE_LOST,
+    Assessed: EventKind.CUE_DETECTED,  # only when it turns to distress: see handle()
 }
+
+#: The only advice worth telling the monitoring centre about at once.
+FORWARDED_ASSESSMENT = "distress"
 
 
 #: How refusals name each event: "cannot accept an alarm that is closed".
@@ -108,6 +127,9 @@ VERBS: Mapping[type[AlarmEvent], str] = {
     VoiceConnected: "connect voice to",
     VoiceLost: "lose voice on",
     Noted: "add a note to",
+    Transcribed: "add a transcript to",
+    CueHeard: "add a cue to",
+    Assessed: "assess",
 }
 
 
@@ -182,7 +204,10 @@ class AlarmMachine:
     ) -> Transition:
         self.state = target
         entry = TimelineEntry(at=now, actor=actor, kind=_name(event), state=target, data=data)
-        return Transition(entry=entry, outbox=OUTBOX_KINDS.get(type(event)))
+        outbox = OUTBOX_KINDS.get(type(event))
+        if isinstance(event, Assessed) and event.cue != FORWARDED_ASSESSMENT:
+            outbox = None
+        return Transition(entry=entry, outbox=outbox)
 
 
 def _name(event: AlarmEvent) -> str:

@@ -53,6 +53,21 @@ class VoiceSection(Section):
     alarm_id_header: str = "X-Alarm-Id"
 
 
+class SpeechSection(Section):
+    enabled: bool = True
+    """Transcribe and analyse alarm calls (advice for the operator, never a decision)."""
+    workers: int = Field(1, ge=1, le=32)
+    """Analysis processes; each takes about one core while callers speak."""
+    engine: Literal["whisper", "vosk"] = "whisper"
+    vad: Literal["silero", "webrtc"] = "silero"
+    language: str = Field("en", pattern=r"^[a-z]{2}$")
+    """Recognition language of calls; the embedded model is English (tiny.en)."""
+    whisper_models: dict[str, Path] = {}
+    """Language -> CTranslate2 Whisper model folder, e.g. {fr = "models/whisper-base"}."""
+    vosk_models: dict[str, Path] = {}
+    """Language -> Vosk model folder, e.g. {fr = "models/vosk-model-small-fr-0.22"}."""
+
+
 def bundled_dialplans() -> Path:
     """``dialplans/`` beside the package: the plan a source checkout runs with."""
     return Path(__file__).resolve().parents[2] / "dialplans"
@@ -77,6 +92,7 @@ class Settings(Section):
     voice: VoiceSection = VoiceSection()
     log: LogSection = LogSection()
     sip: SipConfig = SipConfig()
+    speech: SpeechSection = SpeechSection()
     dialplan: DialplanSection = DialplanSection()
     dc09: Dc09Config | None = None
     """Forwarding to the monitoring centre; absent: alarms are not forwarded over DC-09."""

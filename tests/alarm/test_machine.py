@@ -9,8 +9,10 @@ import pytest
 from gateway.alarm.events import (
     Accepted,
     AlarmEvent,
+    Assessed,
     CancelledByAgent,
     Closed,
+    CueHeard,
     Escalated,
     LocationUpdated,
     Noted,
@@ -18,6 +20,7 @@ from gateway.alarm.events import (
     Position,
     Raised,
     Released,
+    Transcribed,
     VoiceConnected,
     VoiceLost,
 )
@@ -39,6 +42,9 @@ SAMPLES: dict[type[AlarmEvent], AlarmEvent] = {
     VoiceConnected: VoiceConnected("sip", "c1"),
     VoiceLost: VoiceLost("sip", "c1", "no RTP for 5 s"),
     Noted: Noted("note", "agent answers calmly"),
+    Transcribed: Transcribed("je suis tombé", 1.2, 2.6, "whisper", 0.81),
+    CueHeard: CueHeard("keyword", 2.6, "fall", "je suis tombé"),
+    Assessed: Assessed("distress", "'au secours' at 3.1 s"),
 }
 
 
@@ -167,3 +173,20 @@ def test_full_doubt_removal_path() -> None:
 def test_events_refuse_impossible_values(make: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("advice", "forwarded"),
+    [
+        ("distress", EventKind.CUE_DETECTED),
+        ("calm_false_alarm_claimed", None),
+        ("no_response", None),
+        ("unclear", None),
+    ],
+)
+def test_only_distress_advice_is_told_to_the_monitoring_centre(
+    advice: str, forwarded: EventKind | None
+) -> None:
+    transition = machine_in(S.ACCEPTED).handle(Assessed(advice, "evidence"), NOW, "speech")
+    assert transition.outbox is forwarded
+    assert transition.entry.data == {"cue": advice, "text": "evidence"}

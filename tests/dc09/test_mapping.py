@@ -75,7 +75,7 @@ def test_raised_alarms(alarm_type: AlarmType, cid: int, sia: str, text: str) -> 
             101,
             1,
             "QA",
-            "distress cue help: Au secours, a l'aide (bis)",
+            "help: Au secours, a l'aide (bis)",
         ),
         (EventKind.ALARM_CLOSED, {"outcome": "agent_safe"}, 120, 3, "PR", "closed: agent_safe"),
     ],

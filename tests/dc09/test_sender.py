@@ -117,7 +117,7 @@ EVENTS = [
     (
         outbox_event(14, EventKind.CUE_DETECTED, alarm_type="fall", cue="help", text="aidez-moi"),
         "QA",
-        "distress cue help: aidez-moi",
+        "help: aidez-moi",
     ),
     (outbox_event(15, EventKind.ALARM_CANCELLED, alarm_type="fall"), "OC", None),
     (outbox_event(16, EventKind.ALARM_CLOSED, alarm_type="sos", outcome="agent_safe"), "PR", None),
