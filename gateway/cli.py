@@ -21,6 +21,8 @@ from gateway.config.load import check_all, load_settings
 from gateway.config.schema import Settings
 from gateway.ids import new_secret
 from gateway.log import setup_logging
+from gateway.speech.errors import ModelDownloadError
+from gateway.speech.models import check_model, describe, download_vosk_model, list_models
 from gateway.store.errors import Conflict
 from gateway.store.records import Role
 from gateway.store.store import Store
@@ -54,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_device.add_argument("--label", help="free text, e.g. the agent's name")
 
+    models = with_config(sub.add_parser("models", help="list speech models and check they load"))
+    models.add_argument("--no-load", action="store_true", help="only check files, do not load")
+    models_sub = models.add_subparsers(dest="action")
+    download = with_config(models_sub.add_parser("download", help="fetch a published Vosk model"))
+    download.add_argument("name", help="e.g. vosk-model-small-fr-0.22")
+    download.add_argument("--sha256", help="expected SHA-256 of the zip archive")
+
     user = sub.add_parser("user", help="manage staff accounts").add_subparsers(
         dest="action", required=True
     )
@@ -81,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         _run(settings)
         return 0
+    if args.command == "models":
+        return _models(settings, args)
     if args.command == "device":
         return asyncio.run(_add_device(settings, args.id, args.sip_uri, args.label))
     password = _read_password(args.password_stdin)
@@ -98,6 +109,24 @@ def _check_config(path: Path) -> int:
         return 1
     print(f"{path}: OK")
     return 0
+
+
+def _models(settings: Settings, args: argparse.Namespace) -> int:
+    directory = settings.speech.models_dir
+    if args.action == "download":
+        try:
+            path = download_vosk_model(args.name, directory, sha256=args.sha256)
+        except ModelDownloadError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        print(f"installed {path}")
+        return 0
+    broken = 0
+    for info in list_models(directory):
+        checked = info if args.no_load else check_model(info)
+        broken += not checked.usable
+        print(describe(checked))
+    return 1 if broken else 0
 
 
 def _run(settings: Settings) -> None:
@@ -134,13 +163,14 @@ async def _add_device(
     settings: Settings, device_id: str, sip_uri: str | None, label: str | None
 ) -> int:
     if sip_uri is not None:
-        if not sip_uri.lower().startswith(("sip:", "sips:")):
+        identity = sip_identity(sip_uri)
+        if not identity.startswith(("sip:", "sips:")):
             print(
                 f"--sip-uri must be a SIP URI such as sip:agent42@example.org, got {sip_uri!r}",
                 file=sys.stderr,
             )
             return 2
-        sip_uri = sip_identity(sip_uri)
+        sip_uri = identity
     store = await _open_store(settings)
     token = new_secret()
     try:

@@ -60,6 +60,8 @@ class SpeechSection(Section):
     """Analysis processes; each takes about one core while callers speak."""
     engine: Literal["whisper", "vosk"] = "whisper"
     vad: Literal["silero", "webrtc"] = "silero"
+    models_dir: Path = Path("models")
+    """Where ``alarm-gateway models`` lists and downloads models."""
     language: str = Field("en", pattern=r"^[a-z]{2}$")
     """Recognition language of calls; the embedded model is English (tiny.en)."""
     whisper_models: dict[str, Path] = {}
