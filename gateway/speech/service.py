@@ -110,6 +110,7 @@ class SpeechService:
         self._lexicons: dict[str, Lexicon] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._spawned = 0
+        self._opened = 0
         self.unavailable_reason: str | None = "speech service is not started"
 
     @property
@@ -181,8 +182,19 @@ class SpeechService:
         lexicon, problem = self._lexicon(language)
         analyzer = CallAnalyzer(lexicon, self.config.analyzer)
         worker = self._pick_worker()
+        # the worker knows the call by a key of its own, so a call reopened before the
+        # previous pipeline finished closing never collides with it
+        self._opened += 1
+        key = f"{call_id}#{self._opened}"
         pipeline = SpeechPipeline(
-            call_id, language, sample_rate, analyzer, on_event, worker, self.config.max_backlog_s
+            call_id,
+            key,
+            language,
+            sample_rate,
+            analyzer,
+            on_event,
+            worker,
+            self.config.max_backlog_s,
         )
         if problem is not None:
             pipeline.report(AnalysisDegraded("lexicon", problem))
@@ -190,10 +202,8 @@ class SpeechService:
             reason = self.unavailable_reason or "no speech worker is running"
             pipeline.report(AnalysisDegraded("worker", f"no speech analysis: {reason}"))
             return pipeline
-        if call_id in worker.calls:
-            raise ValueError(f"call {call_id!r} already has a speech pipeline")
-        worker.calls[call_id] = pipeline
-        worker.send(OpenCall(call_id, language, sample_rate))
+        worker.calls[key] = pipeline
+        worker.send(OpenCall(key, language, sample_rate))
         return pipeline
 
     def _lexicon(self, language: str) -> tuple[Lexicon, str | None]:
@@ -277,6 +287,7 @@ class SpeechPipeline:
     def __init__(
         self,
         call_id: str,
+        key: str,
         language: str,
         sample_rate: int,
         analyzer: CallAnalyzer,
@@ -285,6 +296,7 @@ class SpeechPipeline:
         max_backlog_s: float,
     ) -> None:
         self.call_id = call_id
+        self._key = key
         self.language = language
         self.sample_rate = sample_rate
         self.analyzer = analyzer
@@ -323,7 +335,7 @@ class SpeechPipeline:
                 f"analysis is {self.backlog_s:.0f} s behind the call: the workers are overloaded"
             )
             self.report(AnalysisDegraded("backlog", message))
-        self._worker.send(CallAudio(self.call_id, pcm))
+        self._worker.send(CallAudio(self._key, pcm))
 
     def close(self) -> None:
         """End of call: the worker flushes the last utterance, then ``wait_closed`` returns."""
@@ -331,7 +343,7 @@ class SpeechPipeline:
             return
         self._closing = True
         if self._worker is not None and self._worker.alive:
-            self._worker.send(CloseCall(self.call_id))
+            self._worker.send(CloseCall(self._key))
         else:
             self._done.set()
 

@@ -139,6 +139,22 @@ async def test_failing_callback_does_not_stop_the_analysis(service: SpeechServic
     assert len(seen) > 2
 
 
+async def test_same_call_reopened_before_the_first_closed(service: SpeechService) -> None:
+    first_events: list[SpeechEvent] = []
+    second_events: list[SpeechEvent] = []
+    first = service.open_call("c1", language="en", sample_rate=RATE, on_event=first_events.append)
+    first.close()
+    second = service.open_call("c1", language="en", sample_rate=RATE, on_event=second_events.append)
+    for frame in frames("Help me!"):
+        second.feed(frame)
+    second.close()
+    async with asyncio.timeout(60):
+        await first.wait_closed()
+        await second.wait_closed()
+    assert not any(isinstance(e, Cue) for e in first_events)
+    assert second.assessment is Assessment.DISTRESS
+
+
 def test_config_refuses_zero_workers() -> None:
     with pytest.raises(ValueError, match="workers: expected at least 1, got 0"):
         SpeechConfig(workers=0)
