@@ -268,3 +268,26 @@ async def test_operator_handles_an_alarm_and_supervisor_reviews_it(
     await page.context.close()
     await review.context.close()
     assert errors == []
+
+
+async def test_a_discreet_alarm_takes_a_second_click_before_talking(
+    gateway: Gateway, browser: Browser
+) -> None:
+    errors: list[str] = []
+    page = await log_in(browser, gateway, "operator-1", "/console", errors)
+    alarm_id = await raise_alarm(gateway, "discreet")
+    await page.locator(f'#queue li[data-id="{alarm_id}"] button.accept').click()
+    await expect(page.locator("#discreet-warning")).to_be_visible()
+    await page.click("#listen")
+    await expect(page.locator("#audio-state")).to_have_text("Listening silently")
+    leg = gateway.app[HUB].leg(alarm_id, "operator-1")
+    assert leg is not None
+    await page.click("#talk")
+    await expect(page.locator("#talk")).to_have_text("Click again to talk")
+    await expect(page.locator("#talk")).to_have_attribute("aria-pressed", "false")
+    assert not leg.talking
+    await page.click("#talk")
+    await expect(page.locator("#talk")).to_have_attribute("aria-pressed", "true")
+    assert leg.talking
+    await page.context.close()
+    assert errors == []

@@ -8,7 +8,8 @@ const ACCEPT_TARGET_S = 10;
 const OUTCOMES = ["false_alarm", "agent_safe", "intervention_dispatched", "cancelled_by_agent",
   "no_response", "test_completed"];
 
-const state = { me: null, alarms: new Map(), selected: null, leg: null, transcripts: new Map() };
+const state = { me: null, alarms: new Map(), selected: null, leg: null, transcripts: new Map(), talkArmed: null };
+const CONFIRM_TALK_MS = 5000;
 const $ = (id) => document.getElementById(id);
 
 function waiting(alarm) { return alarm.state === "received" || alarm.state === "offered"; }
@@ -96,6 +97,7 @@ function renderCard() {
   const canListen = open && (mine || state.me?.role === "supervisor");
   $("listen").disabled = !canListen || !!state.leg;
   $("talk").disabled = !state.leg;
+  $("discreet-warning").hidden = alarm.type !== "discreet";
   $("hangup").disabled = !state.leg;
   $("timeline").replaceChildren(...(alarm.timeline || []).map(gw.entryItem));
   renderTranscript();
@@ -162,8 +164,36 @@ function setAudioState() {
 
 async function toggleTalk() {
   if (!state.leg) return;
+  // A discreet alarm may mean the agent is under threat: speaking takes a second click.
+  const discreet = state.selected?.type === "discreet";
+  if (!state.leg.talking && discreet && !(state.talkArmed && Date.now() - state.talkArmed < CONFIRM_TALK_MS)) {
+    state.talkArmed = Date.now();
+    $("talk").textContent = gw.t("talk_confirm");
+    setTimeout(() => { state.talkArmed = null; $("talk").textContent = gw.t("talk"); }, CONFIRM_TALK_MS);
+    return;
+  }
+  state.talkArmed = null;
+  $("talk").textContent = gw.t("talk");
   await run(() => state.leg.setTalking(!state.leg.talking));
   setAudioState();
+}
+
+// A short two-tone chime made on the spot: no sound file, nothing fetched.
+function chime() {
+  try {
+    const ctx = chime.ctx || (chime.ctx = new AudioContext());
+    [880, 660].forEach((hz, i) => {
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      const at = ctx.currentTime + i * 0.18;
+      osc.frequency.value = hz;
+      gain.gain.setValueAtTime(0.2, at);
+      gain.gain.exponentialRampToValueAtTime(0.001, at + 0.16);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(at);
+      osc.stop(at + 0.17);
+    });
+  } catch (err) { /* no audio output: the visual queue still shows the alarm */ }
 }
 
 async function hangup() {
@@ -200,6 +230,7 @@ function onEvent(msg) {
     const a = msg.alarm;
     if (msg.entry?.kind === "raised") {
       $("announce").textContent = `${gw.t("new_alarm")}: ${gw.typeName(a.type)}, ${a.device_id}`;
+      chime();
     }
     if (OPEN_STATES.includes(a.state)) state.alarms.set(a.id, a); else state.alarms.delete(a.id);
     renderQueue();
@@ -258,5 +289,10 @@ document.addEventListener("DOMContentLoaded", () => {
   socket("/api/v1/events", onEvent, loadQueue);
   socket("/api/v1/console/presence", () => {});
   setInterval(renderTimers, 500);
+  // Browsers only let a page make sound after a user gesture: unlock the chime on the first one.
+  document.addEventListener("pointerdown", () => {
+    chime.ctx = chime.ctx || new AudioContext();
+    chime.ctx.resume();
+  }, { once: true });
   renderCard();
 });
