@@ -29,6 +29,8 @@ from gateway.webrtc.leg import AudioHub
 
 log = logging.getLogger("gateway.console")
 DISCONNECTED = "console disconnected"
+#: Timeline actor of releases the gateway makes on its own (the operator did not act).
+GATEWAY_ACTOR = "gateway"
 HANDLED_STATES = (AlarmState.ACCEPTED, AlarmState.ESCALATED)
 
 HUB = web.AppKey("audio_hub", AudioHub)
@@ -64,7 +66,7 @@ async def release_abandoned(app: web.Application, operator: str) -> list[str]:
         if alarm.handler != operator:
             continue
         try:
-            await record(app, alarm.id, Released(operator, DISCONNECTED), operator)
+            await record(app, alarm.id, Released(operator, DISCONNECTED), GATEWAY_ACTOR)
         except (AlarmProtocolError, NotFound) as exc:  # closed or taken meanwhile
             log.info("release skipped: %s", exc, extra={"alarm_id": alarm.id})
             continue

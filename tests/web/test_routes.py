@@ -200,7 +200,7 @@ async def test_closing_the_console_releases_the_operators_alarms_after_the_grace
     assert isinstance(timeline, list)
     released_entries = [e for e in timeline if e["kind"] == "released"]
     assert [(e["actor"], e["data"]) for e in released_entries] == [
-        ("operator-1", {"operator": "operator-1", "reason": "console disconnected"})
+        ("gateway", {"operator": "operator-1", "reason": "console disconnected"})
     ]
     still = await (await api.client.get(f"/api/v1/alarms/{kept}", headers=op)).json()
     assert (still["state"], still["handler"]) == ("accepted", "supervisor-1")
