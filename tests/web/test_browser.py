@@ -32,7 +32,7 @@ from gateway.auth import hash_password, token_hash
 from gateway.config.schema import Settings
 from gateway.media.pcm import to_pcm, to_samples
 from gateway.store.records import Role
-from gateway.web.live import HUB
+from gateway.web.live import HUB, WATCH
 from tests.conftest import PASSWORD, free_port
 from tests.webrtc.test_leg import frames_of, signal
 
@@ -270,9 +270,10 @@ async def test_operator_handles_an_alarm_and_supervisor_reviews_it(
     assert errors == []
 
 
-async def test_a_discreet_alarm_takes_a_second_click_before_talking(
+async def test_a_discreet_alarm_takes_a_second_click_and_a_closed_browser_releases_it(
     gateway: Gateway, browser: Browser
 ) -> None:
+    gateway.app[WATCH].presence.grace_s = 0.5
     errors: list[str] = []
     page = await log_in(browser, gateway, "operator-1", "/console", errors)
     alarm_id = await raise_alarm(gateway, "discreet")
@@ -289,5 +290,18 @@ async def test_a_discreet_alarm_takes_a_second_click_before_talking(
     await page.click("#talk")
     await expect(page.locator("#talk")).to_have_attribute("aria-pressed", "true")
     assert leg.talking
-    await page.context.close()
+    await page.context.close()  # the operator's browser goes away
+    store = gateway.app[STORE]
+    for _ in range(100):
+        alarm = await store.get_alarm(alarm_id)
+        assert alarm is not None
+        if alarm.handler is None:
+            break
+        await asyncio.sleep(0.05)
+    assert (alarm.state.value, alarm.handler) == ("offered", None)
+    released = [e for e in alarm.timeline if e.kind == "released"]
+    assert [e.data for e in released] == [
+        {"operator": "operator-1", "reason": "console disconnected"}
+    ]
+    assert gateway.app[HUB].legs(alarm_id) == []
     assert errors == []
