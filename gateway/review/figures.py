@@ -257,4 +257,3 @@ def to_csv(items: Iterable[AlarmFacts]) -> str:
         )
         writer.writerow([_cell(v) for v in row])
     return out.getvalue()
-

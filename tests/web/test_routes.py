@@ -174,9 +174,7 @@ async def test_unknown_group_is_refused(api: Api) -> None:
     )
 
 
-async def wait_for_state(
-    api: Api, alarm_id: str, state: str
-) -> dict[str, object]:
+async def wait_for_state(api: Api, alarm_id: str, state: str) -> dict[str, object]:
     async with asyncio.timeout(5.0):
         while True:
             answer = await api.client.get(f"/api/v1/alarms/{alarm_id}", headers=api.staff())
