@@ -23,7 +23,7 @@ class GatewayProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     voice: bool = False
-    """Start SIP workers (on ports the OS chooses); off by default: most tests need none."""
+    """Start SIP and speech workers (SIP on ports the OS chooses); most tests need neither."""
 
     @property
     def config(self) -> Path:
@@ -33,6 +33,7 @@ class GatewayProcess:
                 f'[gateway]\ndata_dir = "{self.root / "data"}"\n'
                 f'[http]\nhost = "127.0.0.1"\nport = {self.port}\n'
                 f"[voice]\nenabled = {'true' if self.voice else 'false'}\n"
+                f"[speech]\nenabled = {'true' if self.voice else 'false'}\n"
                 "[sip]\nbase_port = 0\n"
             )
         return path

@@ -18,7 +18,15 @@ from gateway.sip.config import SipConfig
 from gateway.store.records import AlarmRecord, NewAlarm
 from gateway.store.store import Store
 from tests.conftest import AiohttpClient
-from tests.sip.conftest import TAP_RATE, RunSipp, Speech, match, rtp_base, sipp, speech
+from tests.sip.conftest import (
+    TAP_RATE,
+    RunSipp,
+    Speech,
+    matching_share,
+    rtp_base,
+    sipp,
+    speech,
+)
 
 pytestmark = pytest.mark.integration
 __all__ = ["sipp", "speech"]  # fixtures used by name below
@@ -89,8 +97,11 @@ async def test_call_with_x_alarm_id_is_answered_and_its_voice_reaches_the_alarm(
             stored = await reload(store, alarm.id)
             kinds = [e.kind for e in stored.timeline]
     assert kinds.index("voice_connected") < kinds.index("voice_lost")
-    _, correlation = match(speech.reference, heard)
-    assert correlation >= 0.9, f"caller audio correlation {correlation:.3f}"
+    # each voiced 250 ms window aligned on its own: a jitter buffer under load may add or
+    # drop a frame, which spoils a window or two but not the rest
+    # (unrelated audio matches in no window at all)
+    share = matching_share(speech.reference, heard, at_least=0.9)
+    assert share >= 0.8, f"only {share:.0%} of the caller's audio matched"
     assert stored.alarm_type is AlarmType.FALL
 
 
