@@ -16,7 +16,13 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from gateway.advisor import SpeechAdvisor
-from gateway.api import routes_alarms, routes_events, routes_sessions, routes_system
+from gateway.api import (
+    routes_alarms,
+    routes_events,
+    routes_sessions,
+    routes_stations,
+    routes_system,
+)
 from gateway.api.errors import ApiError, NotFoundError
 from gateway.api.keys import BUS, CLOCK, DIALPLANS, METRICS, SETTINGS, STORE, VOICE
 from gateway.bus import EventBus
@@ -218,7 +224,7 @@ def make_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web
         app.cleanup_ctx.append(_speech_ctx)
     if settings.dialplan.enabled:
         app.cleanup_ctx.append(_dialplan_ctx)
-    for module in (routes_alarms, routes_sessions, routes_events, routes_system):
+    for module in (routes_alarms, routes_sessions, routes_events, routes_stations, routes_system):
         app.add_routes(module.routes)
     install_console(app)
     return app

@@ -121,6 +121,21 @@ class Noted(AlarmEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class ListenStarted(AlarmEvent):
+    """Someone began listening to the call (listening exists only inside an alarm)."""
+
+    operator: str
+    channel: str  # "webrtc" (console) or "sip" (a station)
+    mode: str = "listen"
+
+
+@dataclass(frozen=True, slots=True)
+class ListenEnded(AlarmEvent):
+    operator: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
 class Transcribed(AlarmEvent):
     """A final transcript segment of the caller's speech (seconds into the call)."""
 

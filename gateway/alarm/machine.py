@@ -21,6 +21,8 @@ from gateway.alarm.events import (
     Closed,
     CueHeard,
     Escalated,
+    ListenEnded,
+    ListenStarted,
     LocationUpdated,
     Noted,
     Offered,
@@ -50,6 +52,8 @@ TRANSITIONS: Mapping[AlarmState, Mapping[type[AlarmEvent], AlarmState]] = {
         Transcribed: S.RECEIVED,
         CueHeard: S.RECEIVED,
         Assessed: S.RECEIVED,
+        ListenStarted: S.RECEIVED,
+        ListenEnded: S.RECEIVED,
     },
     S.OFFERED: {
         Offered: S.OFFERED,
@@ -64,6 +68,8 @@ TRANSITIONS: Mapping[AlarmState, Mapping[type[AlarmEvent], AlarmState]] = {
         Transcribed: S.OFFERED,
         CueHeard: S.OFFERED,
         Assessed: S.OFFERED,
+        ListenStarted: S.OFFERED,
+        ListenEnded: S.OFFERED,
     },
     S.ACCEPTED: {
         Released: S.OFFERED,
@@ -77,6 +83,8 @@ TRANSITIONS: Mapping[AlarmState, Mapping[type[AlarmEvent], AlarmState]] = {
         Transcribed: S.ACCEPTED,
         CueHeard: S.ACCEPTED,
         Assessed: S.ACCEPTED,
+        ListenStarted: S.ACCEPTED,
+        ListenEnded: S.ACCEPTED,
     },
     S.ESCALATED: {
         Accepted: S.ESCALATED,  # an operator takes over an alarm a dialplan escalated
@@ -91,9 +99,12 @@ TRANSITIONS: Mapping[AlarmState, Mapping[type[AlarmEvent], AlarmState]] = {
         Transcribed: S.ESCALATED,
         CueHeard: S.ESCALATED,
         Assessed: S.ESCALATED,
+        ListenStarted: S.ESCALATED,
+        ListenEnded: S.ESCALATED,
     },
     S.CLOSED: {
         Noted: S.CLOSED,  # supervisors may annotate a closed alarm during review
+        ListenEnded: S.CLOSED,  # a listener hangs up after the operator closed the alarm
     },
 }
 
@@ -108,6 +119,8 @@ OUTBOX_KINDS: Mapping[type[AlarmEvent], EventKind] = {
     VoiceConnected: EventKind.VOICE_CONNECTED,
     VoiceLost: EventKind.VOICE_LOST,
     Assessed: EventKind.CUE_DETECTED,  # only when it turns to distress: see handle()
+    ListenStarted: EventKind.LISTEN_STARTED,
+    ListenEnded: EventKind.LISTEN_ENDED,
 }
 
 #: The only advice worth telling the monitoring centre about at once.
@@ -130,6 +143,8 @@ VERBS: Mapping[type[AlarmEvent], str] = {
     Transcribed: "add a transcript to",
     CueHeard: "add a cue to",
     Assessed: "assess",
+    ListenStarted: "listen to",
+    ListenEnded: "stop listening to",
 }
 
 

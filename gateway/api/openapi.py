@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from gateway import __version__
 from gateway.alarm.types import AlarmState
+from gateway.api.routes_stations import ModeIn, StationIn, StationOut
 from gateway.api.schemas import (
     AlarmCreated,
     AlarmIn,
@@ -34,6 +35,13 @@ _MODELS: tuple[type[BaseModel], ...] = (
     LoginIn,
     SessionOut,
     ErrorOut,
+    ReleaseIn,
+    EscalateIn,
+    NoteIn,
+    CloseIn,
+    StationIn,
+    ModeIn,
+    StationOut,
     *CONSOLE_MODELS,
 )
 _REF = "#/components/schemas/{model}"
@@ -56,6 +64,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         409: "Conflicting request or state",
         413: "Body too large",
         415: "Not JSON",
+        503: "The SIP voice channel is not running or has no free line",
         422: "A field is invalid; the message names it",
     }
     return {str(s): {"description": text[s], **_json(ErrorOut)} for s in statuses}
@@ -68,6 +77,7 @@ _STAFF_ACTIONS: tuple[tuple[str, str, type[BaseModel] | None], ...] = (
     ("notes", "Add a note to the timeline", NoteIn),
     ("close", "Close with an explicit outcome", CloseIn),
 )
+_LEG_ID = {"name": "leg_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _ALARM_ID = {"name": "alarm_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _DEVICE: list[dict[str, list[str]]] = [{"deviceToken": []}]
 _STAFF: list[dict[str, list[str]]] = [{"sessionToken": []}, {"sessionCookie": []}]
@@ -188,6 +198,41 @@ def openapi_document() -> dict[str, Any]:
                     }
                 }
                 for action, summary, model in _STAFF_ACTIONS
+            },
+            "/api/v1/alarms/{alarm_id}/stations": {
+                "post": {
+                    "summary": "Call an operator SIP station into the alarm's call",
+                    "security": _STAFF,
+                    "parameters": [_ALARM_ID],
+                    "requestBody": {"required": True, **_json(StationIn)},
+                    "responses": {
+                        "201": {"description": "Joined", **_json(StationOut)},
+                        **_errors(400, 401, 403, 404, 409, 415, 422, 503),
+                    },
+                }
+            },
+            "/api/v1/alarms/{alarm_id}/stations/{leg_id}/mode": {
+                "post": {
+                    "summary": "Switch a station between listen, whisper and talk (barge)",
+                    "security": _STAFF,
+                    "parameters": [_ALARM_ID, _LEG_ID],
+                    "requestBody": {"required": True, **_json(ModeIn)},
+                    "responses": {
+                        "200": {"description": "Applied", **_json(StationOut)},
+                        **_errors(400, 401, 403, 404, 409, 415, 422, 503),
+                    },
+                }
+            },
+            "/api/v1/alarms/{alarm_id}/stations/{leg_id}": {
+                "delete": {
+                    "summary": "Hang up a station",
+                    "security": _STAFF,
+                    "parameters": [_ALARM_ID, _LEG_ID],
+                    "responses": {
+                        "204": {"description": "Hung up"},
+                        **_errors(401, 403, 404, 503),
+                    },
+                }
             },
             "/api/v1/sessions": {
                 "post": {

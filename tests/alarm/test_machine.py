@@ -14,6 +14,8 @@ from gateway.alarm.events import (
     Closed,
     CueHeard,
     Escalated,
+    ListenEnded,
+    ListenStarted,
     LocationUpdated,
     Noted,
     Offered,
@@ -45,6 +47,8 @@ SAMPLES: dict[type[AlarmEvent], AlarmEvent] = {
     Transcribed: Transcribed("je suis tombé", 1.2, 2.6, "whisper", 0.81),
     CueHeard: CueHeard("keyword", 2.6, "fall", "je suis tombé"),
     Assessed: Assessed("distress", "'au secours' at 3.1 s"),
+    ListenStarted: ListenStarted("alice", "sip", "listen"),
+    ListenEnded: ListenEnded("alice", "sip"),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.api.openapi import openapi_document
 from gateway.app import make_app
 from gateway.config.schema import Settings
 from tests.api.test_alarms import ALARM
@@ -43,3 +44,22 @@ async def test_openapi_documents_every_route(api: Api, settings: Settings) -> No
     schemas = document["components"]["schemas"]
     assert schemas["AlarmIn"]["properties"]["type"] == {"$ref": "#/components/schemas/AlarmType"}
     assert "sos" in schemas["AlarmType"]["enum"]
+
+
+def test_every_schema_reference_resolves() -> None:
+    document = openapi_document()
+    refs: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "$ref":
+                    refs.add(str(value).rsplit("/", 1)[-1])
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+    assert refs - set(document["components"]["schemas"]) == set()
