@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import gc
 import logging
 import os
@@ -63,6 +64,8 @@ log = logging.getLogger("gateway.sip.worker")
 PUMP_INTERVAL = 0.005
 """Seconds between ``libHandleEvents`` polls: bounds the added SIP latency."""
 WATCH_INTERVAL = 0.25
+RELEASE_DELAY = 0.1
+"""Seconds between taking a port off the bridge and freeing it (five frames)."""
 INJECT_BACKLOG = 25
 """Frames (500 ms) of main's audio queued per call before the oldest is dropped."""
 INJECT_PREBUFFER = 3
@@ -190,6 +193,8 @@ class Worker:
         """Phone call id -> its operator legs and their modes."""
         self._applied: dict[str, frozenset[Link]] = {}
         self._leg_phone: dict[str, str] = {}
+        self._dying: dict[str, TapPort] = {}
+        """Taps of ended calls, kept until the bridge has surely let go of them."""
         self._watch = MediaWatch(settings.media_timeout)
         self._counter = 0
         self.closing = False
@@ -278,17 +283,21 @@ class Worker:
         if phone is not None:
             self.conferences.get(phone, {}).pop(call.call_id, None)
             self._apply(phone)
+        if call.call_id in self._applied:
+            self._apply(call.call_id)  # unlinks the tap from the legs still up
+            del self._applied[call.call_id]
         for leg in self.conferences.pop(call.call_id, {}):
             self._hangup(leg, 200)  # operator legs make no sense without their phone
-        self._applied.pop(call.call_id, None)
-        # pjsua2 still uses the Call during this callback: release it afterwards
-        asyncio.get_running_loop().call_soon(self._release, call.call_id)
-
-    def _release(self, call_id: str) -> None:
-        call = self.calls.pop(call_id, None)
-        if call is not None and call.tap is not None:
+        # pjsua2 still uses the Call during this callback: release it right after, before
+        # its pjsua slot can serve a new call (~Call clears the slot's user data). The
+        # bridge applies link removals on its own clock: free the tap a few frames later.
+        loop = asyncio.get_running_loop()
+        loop.call_soon(self.calls.pop, call.call_id, None)
+        if call.tap is not None:
             call.tap.close()
-            call.tap = None  # pjsua2 takes the port off the bridge
+            self._dying[call.call_id] = call.tap  # the timer holds the id, never the port
+            loop.call_later(RELEASE_DELAY, self._dying.pop, call.call_id, None)
+            call.tap = None
 
     def on_media_state(self, call: GatewayCall) -> None:
         info = call.getInfo()
@@ -330,9 +339,14 @@ class Worker:
     # --- conference ----------------------------------------------------------------
 
     def _media(self, phone: str, name: str) -> Any:
+        """The bridge port of a conference member, or None once it is gone."""
         if name == TAP:
-            return self.calls[phone].tap
-        return self.calls[name].getAudioMedia(-1)
+            owner = self.calls.get(phone)
+            return owner.tap if owner is not None else None
+        call = self.calls.get(name)
+        if call is None or call.ended or call.media_index is None:
+            return None
+        return call.getAudioMedia(call.media_index)
 
     def _live(self, call_id: str) -> bool:
         call = self.calls.get(call_id)
@@ -340,17 +354,20 @@ class Worker:
 
     def _apply(self, phone: str) -> None:
         """Bring the bridge links of ``phone``'s conference to what the modes require."""
-        before = self._applied.get(phone, frozenset())
         if self._live(phone):
             legs = {leg: m for leg, m in self.conferences.get(phone, {}).items() if self._live(leg)}
-            after = links(phone, legs)
+            self._set_links(phone, links(phone, legs))
         else:
-            after = frozenset()
-        start, stop = link_changes(before, after)
+            self._set_links(phone, frozenset())
+
+    def _set_links(self, phone: str, after: frozenset[Link]) -> None:
+        start, stop = link_changes(self._applied.get(phone, frozenset()), after)
         for source, sink in stop:
-            if all(self._live(n) for n in (source, sink) if n != TAP) and self._live(phone):
+            # links of a call whose media is gone went with it
+            a, b = self._media(phone, source), self._media(phone, sink)
+            if a is not None and b is not None:
                 with contextlib.suppress(pj.Error):
-                    self._media(phone, source).stopTransmit(self._media(phone, sink))
+                    a.stopTransmit(b)
         for source, sink in start:
             self._media(phone, source).startTransmit(self._media(phone, sink))
         self._applied[phone] = after
@@ -460,13 +477,35 @@ class Worker:
             elif change is not None:
                 self._send(MediaResumed(change.call_id))
 
-    def destroy(self) -> None:
-        """Release every pjsua2 object, then the library (anything left would abort)."""
+    def _detach_ports(self) -> list[TapPort]:
+        """Take every tap off the bridge; returns them, to be freed a few frames later."""
+        ports = []
+        for phone in list(self._applied):
+            self._set_links(phone, frozenset())
         for call in self.calls.values():
-            if call.tap is not None:
-                call.tap.close()
-                call.tap = None
-        self.calls.clear()
+            if call.tap is None:
+                continue
+            audio = self._media(call.call_id, call.call_id)
+            if audio is not None:
+                with contextlib.suppress(pj.Error):
+                    audio.stopTransmit(call.tap)
+                    call.tap.stopTransmit(audio)
+            call.tap.close()
+            ports.append(call.tap)
+            call.tap = None
+        return ports
+
+    def destroy(self) -> None:
+        """Release every pjsua2 object, then the library (anything left would abort).
+
+        Ports still linked are unlinked first and given a few frames to leave the
+        bridge, whose clock thread might otherwise call a port being freed.
+        """
+        ports = self._detach_ports()
+        time.sleep(RELEASE_DELAY)
+        ports.clear()
+        self._dying.clear()
+        self.calls.clear()  # no other reference may outlive libDestroy (not even a loop's)
         self.account.shutdown()
         del self.account
         gc.collect()
@@ -539,6 +578,7 @@ def main(argv: list[str] | None = None) -> int:
         format=f"%(asctime)s sip-worker[{settings.index}] %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    faulthandler.enable()  # a crash inside pjsua2 leaves a Python traceback on stderr
     ipc_in, ipc_out = os.dup(0), os.dup(1)
     os.dup2(2, 1)  # stray prints (pjsip's console log) go to stderr, never into frames
     devnull = os.open(os.devnull, os.O_RDONLY)

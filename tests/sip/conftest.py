@@ -135,26 +135,49 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
     return Speech(ulaw, to_samples(resample(pcm8k, 8000, TAP_RATE)), len(pcm8k) / 16000)
 
 
-def match(
-    reference: Samples, received: bytes | bytearray, max_lag_s: float = 2.0
-) -> tuple[float, float]:
-    """(delay in seconds, normalised correlation) of ``received`` against ``reference``."""
-    lag, corr = best_lag(reference, to_samples(bytes(received)), int(max_lag_s * TAP_RATE))
-    return lag / TAP_RATE, corr
+def aligned_correlation(
+    reference: Samples, received: bytes | bytearray, segment: float = 1.0
+) -> float:
+    """Normalised correlation of the received audio with ``reference``, each 1 s segment
+    aligned on its own lag, weighted by energy.
 
-
-def windowed_match(reference: Samples, received: bytes | bytearray, window: float = 0.5) -> float:
-    """Median correlation of the received audio's voiced 500 ms windows, each aligned
-    on its own: jitter buffers that add or drop a frame under load do not count."""
+    A jitter buffer that drops or repeats a frame on a loaded machine shifts what
+    follows by 20 ms: one global lag would call that noise, per-segment lags do not.
+    """
     samples = to_samples(bytes(received))
-    size = int(window * TAP_RATE)
-    scores = []
+    size = int(segment * TAP_RATE)
+    padded = np.concatenate((np.zeros(size), reference, np.zeros(size)))  # edges align too
+    dot = energy_received = energy_reference = 0.0
     for start in range(0, len(samples) - size + 1, size):
         chunk = samples[start : start + size]
-        if np.sqrt(np.mean(chunk**2)) > 0.01:
-            scores.append(best_lag(chunk, reference, len(reference))[1])
+        lag, _ = best_lag(chunk, padded, len(padded) - size)
+        matched = padded[lag : lag + size]
+        chunk = chunk[: len(matched)]
+        dot += float(np.dot(chunk, matched))
+        energy_received += float(np.dot(chunk, chunk))
+        energy_reference += float(np.dot(matched, matched))
+    norm = np.sqrt(energy_received * energy_reference)
+    return dot / norm if norm else 0.0
+
+
+def matching_share(
+    reference: Samples, received: bytes | bytearray, at_least: float = 0.9, window: float = 0.25
+) -> float:
+    """Share of the received audio's voiced 250 ms windows that, each aligned on its own,
+    correlate with ``reference`` by ``at_least``.
+
+    Jitter buffers that add or drop a frame under load spoil a window or two, not the
+    rest; unrelated audio scores near 0.
+    """
+    samples = to_samples(bytes(received))
+    size = int(window * TAP_RATE)
+    scores = [
+        best_lag(chunk, reference, len(reference))[1]
+        for start in range(0, len(samples) - size + 1, size)
+        if np.sqrt(np.mean((chunk := samples[start : start + size]) ** 2)) > 0.01
+    ]
     assert scores, "no voiced audio received"
-    return float(np.median(scores))
+    return sum(score >= at_least for score in scores) / len(scores)
 
 
 def rms(pcm: bytes | bytearray) -> float:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gateway.sip.bridge import LegMode
@@ -29,12 +30,12 @@ from .conftest import (
     SipProbe,
     Speech,
     StartSupervisor,
+    aligned_correlation,
     free_udp_port,
-    match,
+    matching_share,
     rms,
     rtp_base,
     stream_audio,
-    windowed_match,
 )
 
 pytestmark = pytest.mark.integration
@@ -65,8 +66,7 @@ async def test_callback_carries_every_auto_answer_header_and_taps_the_phone(
     ):
         assert header in invite
     assert re.search(r"m=audio \d+ RTP/AVP 9 0 8\b", invite), "G.722 offered first, then G.711"
-    _, corr = match(speech.reference, handler.audio[call.call_id])
-    assert corr >= 0.95
+    assert aligned_correlation(speech.reference, handler.audio[call.call_id]) >= 0.95
 
 
 async def test_callback_retries_then_reports_the_failure(
@@ -82,7 +82,7 @@ async def test_callback_retries_then_reports_the_failure(
     assert len(call_ids) == 2, "one INVITE (and its retransmissions) per attempt"
 
 
-async def test_operator_leg_listens_silently_then_talks(
+async def test_operator_listens_then_talks_while_a_supervisor_listens(
     start_supervisor: StartSupervisor, speech: Speech
 ) -> None:
     gateway, desk = await start_supervisor(phone_slots=2)
@@ -98,16 +98,23 @@ async def test_operator_leg_listens_silently_then_talks(
     station = peer_handler.incoming[0].call_id
     assert peer_handler.incoming[0].header("Answer-Mode") == "Auto"
     await peer_handler.wait_for(lambda: station in peer_handler.connected())
+    await gateway.call_operator(phone_id, f"sip:boss@127.0.0.1:{peer_port}", LegMode.LISTEN)
+    await peer_handler.wait_for(lambda: len(peer_handler.incoming) == 2)
+    boss = peer_handler.incoming[1].call_id
+    await peer_handler.wait_for(lambda: boss in peer_handler.connected())
 
     voice = speech.reference[::-1].copy()  # the operator: speech-like, unlike the phone's
+    murmur = np.random.default_rng(7).standard_normal(len(voice)) * 0.05  # the supervisor
     half = speech.seconds / 2
     peer_handler.audio.clear()
     talking = asyncio.gather(
         stream_audio(peer, phone.call_id, speech.reference),
         stream_audio(peer, station, voice),
+        stream_audio(peer, boss, murmur),
     )
     await asyncio.sleep(half)
     switch_at = len(peer_handler.audio.get(phone.call_id, b""))
+    boss_switch_at = len(peer_handler.audio.get(boss, b""))
     started = time.perf_counter()
     await gateway.set_mode(leg.call_id, LegMode.TALK)
     ack_ms = (time.perf_counter() - started) * 1000
@@ -117,9 +124,18 @@ async def test_operator_leg_listens_silently_then_talks(
     heard_by_phone = bytes(peer_handler.audio[phone.call_id])
     listen_part, talk_part = heard_by_phone[:switch_at], heard_by_phone[switch_at:]
     assert rms(listen_part) < 0.001, "in listen mode the phone hears nothing of the operator"
-    assert windowed_match(voice, talk_part) >= 0.9, "in talk mode the phone hears the operator"
+    # routing, not fidelity, is checked: a loaded machine makes jitter buffers slip
+    assert matching_share(voice, talk_part, 0.6) >= 0.7, "in talk mode the phone hears the operator"
     heard_by_operator = peer_handler.audio[station]
-    assert windowed_match(speech.reference, heard_by_operator) >= 0.9, "operator hears phone"
+    assert matching_share(speech.reference, heard_by_operator, 0.6) >= 0.7, "operator hears phone"
+    heard_by_boss = bytes(peer_handler.audio[boss])
+    boss_listen_part, boss_talk_part = (
+        heard_by_boss[:boss_switch_at],
+        heard_by_boss[boss_switch_at:],
+    )
+    assert matching_share(speech.reference, boss_listen_part, 0.6) >= 0.7
+    assert matching_share(voice, boss_listen_part, 0.6) <= 0.2, "listening operator unheard"
+    assert matching_share(voice, boss_talk_part, 0.4) >= 0.6, "talking operator heard"
     assert ack_ms < 100
     print(f"mode change applied in {ack_ms:.1f} ms")
 
@@ -138,7 +154,9 @@ async def test_eight_concurrent_calls_over_two_workers(
     await handler.wait_for(lambda: len(handler.finished()) == 8)
 
     assert len({c.call.worker for c in handler.of_type(CallConnected)}) == 2
-    correlations = [windowed_match(speech.reference, handler.audio[c]) for c in handler.connected()]
+    correlations = [
+        aligned_correlation(speech.reference, handler.audio[c]) for c in handler.connected()
+    ]
     assert min(correlations) >= 0.95
     assert {e.code for e in handler.of_type(CallFinished)} == {200}
 

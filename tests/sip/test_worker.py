@@ -8,7 +8,7 @@ import pytest
 
 from gateway.sip.events import CallConnected, CallFinished, CallMediaLost, Reject
 
-from .conftest import FakeHandler, RunSipp, SipProbe, Speech, StartSupervisor, match
+from .conftest import FakeHandler, RunSipp, SipProbe, Speech, StartSupervisor, aligned_correlation
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +36,9 @@ async def test_alarm_call_is_auto_answered_and_the_callers_voice_reaches_main(
     assert (connected.call.call_id, connected.call.alarm_id) == (call.call_id, "A-17")
     assert connected.codec == "PCMU/8000"
 
-    delay, corr = match(speech.reference, handler.audio[call.call_id])
-    assert corr >= 0.95, f"caller audio correlation {corr:.3f} at {delay * 1000:.0f} ms"
+    corr = aligned_correlation(speech.reference, handler.audio[call.call_id])
+    assert corr >= 0.95, f"caller audio correlation {corr:.3f}"
+    print(f"caller audio correlation {corr:.4f}")
 
     [lost] = handler.of_type(CallMediaLost)
     assert lost.call.alarm_id == "A-17"
@@ -105,3 +106,22 @@ async def test_malformed_sip_gets_an_error_and_the_worker_stays_up(
     statuses = await probe.exchange(port, probe.invite(port))  # still serving
     assert "SIP/2.0 200 OK" in statuses
     assert supervisor.worker_pid(0) == pid, "the worker was not restarted"
+
+
+@pytest.mark.parametrize(
+    ("offer", "codec"),
+    [
+        ("9 0 8", "G722/16000"),
+        ("8 0", "PCMA/8000"),
+        # pjsip answers in the offerer's order: a phone listing G.711 first keeps it
+        ("0 9", "PCMU/8000"),
+    ],
+)
+async def test_codec_follows_the_phones_offer_among_ours(
+    start_supervisor: StartSupervisor, probe: SipProbe, offer: str, codec: str
+) -> None:
+    supervisor, handler = await start_supervisor()
+    port = supervisor.worker_ports()[0]
+    assert "SIP/2.0 200 OK" in await probe.exchange(port, probe.invite(port, codecs=offer))
+    await handler.wait_for(lambda: handler.of_type(CallConnected))
+    assert handler.of_type(CallConnected)[0].codec == codec
