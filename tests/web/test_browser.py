@@ -105,6 +105,17 @@ async def browser(chromium_args: list[str]) -> AsyncIterator[Browser]:
             await launched.close()
 
 
+MISSING_STRINGS = """() => {
+  const keys = (o) => Object.keys(o).sort().join(",");
+  const en = STRINGS.en, fr = STRINGS.fr;
+  const gaps = Object.keys(en).filter((k) =>
+    !(k in fr) || (typeof en[k] === "object" && keys(en[k]) !== keys(fr[k])));
+  const used = [...document.querySelectorAll("[data-i18n],[data-i18n-title],[data-i18n-label]")]
+    .map((e) => e.dataset.i18n || e.dataset.i18nTitle || e.dataset.i18nLabel);
+  return [...gaps, ...used.filter((k) => !(k in STRINGS.en) || !(k in STRINGS.fr))];
+}"""
+
+
 async def log_in(browser: Browser, gw: Gateway, name: str, path: str, errors: list[str]) -> Page:
     """A fresh profile logged in as ``name``; page errors (CSP included) go to ``errors``."""
     context = await browser.new_context(viewport={"width": 1920, "height": 1080}, locale="en-GB")
@@ -164,6 +175,7 @@ async def test_operator_handles_an_alarm_and_supervisor_reviews_it(
     errors: list[str] = []
     page = await log_in(browser, gw, "operator-1", "/console", errors)
     await expect(page.locator("#user")).to_have_text("operator-1 (operator)")
+    assert await page.evaluate(MISSING_STRINGS) == []  # every text in both languages
     await raise_alarm(gw, "low_battery", lat=45.75)
     alarm_id = await raise_alarm(gw, "fall")
     item = page.locator(f'#queue li[data-id="{alarm_id}"]')
@@ -248,6 +260,7 @@ async def test_operator_handles_an_alarm_and_supervisor_reviews_it(
     assert hub.legs(alarm_id) == []
 
     review = await log_in(browser, gw, "supervisor-1", "/review", errors)
+    assert await review.evaluate(MISSING_STRINGS) == []
     row = review.locator(f'#alarms tr[data-id="{alarm_id}"]')
     await expect(row).to_contain_text("False alarm")
     await expect(row).to_contain_text("operator-1")

@@ -8,7 +8,7 @@ const ACCEPT_TARGET_S = 10;
 const OUTCOMES = ["false_alarm", "agent_safe", "intervention_dispatched", "cancelled_by_agent",
   "no_response", "test_completed"];
 
-const state = { me: null, alarms: new Map(), selected: null, leg: null, transcripts: new Map(), talkArmed: null };
+const state = { me: null, alarms: new Map(), selected: null, leg: null, transcripts: new Map(), talkArmed: null, loading: null };
 const CONFIRM_TALK_MS = 5000;
 const $ = (id) => document.getElementById(id);
 
@@ -232,6 +232,7 @@ function onEvent(msg) {
       $("announce").textContent = `${gw.t("new_alarm")}: ${gw.typeName(a.type)}, ${a.device_id}`;
       chime();
     }
+    if (state.loading) state.loading.set(a.id, a);
     if (OPEN_STATES.includes(a.state)) state.alarms.set(a.id, a); else state.alarms.delete(a.id);
     renderQueue();
     if (state.selected?.id === a.id) {
@@ -249,11 +250,22 @@ function onEvent(msg) {
   }
 }
 
+// The queue snapshot and the live events race: an event that arrives while the
+// snapshot is in flight may be newer than it, so it is applied on top, never lost.
 async function loadQueue() {
+  const during = new Map();
+  state.loading = during;
   const query = OPEN_STATES.map((s) => `state=${s}`).join("&");
   const data = await run(() => gw.api("GET", `/api/v1/alarms?${query}&limit=500`));
+  if (state.loading === during) state.loading = null;
   if (!data) return;
-  state.alarms = new Map(data.alarms.map((a) => [a.id, a]));
+  const fresh = new Map(data.alarms.map((a) => [a.id, a]));
+  for (const [id, a] of during) {
+    const known = fresh.get(id);
+    if (known && Date.parse(known.updated_at) > Date.parse(a.updated_at)) continue;
+    if (OPEN_STATES.includes(a.state)) fresh.set(id, a); else fresh.delete(id);
+  }
+  state.alarms = fresh;
   renderQueue();
 }
 
