@@ -19,12 +19,13 @@ from gateway.advisor import SpeechAdvisor
 from gateway.api import (
     routes_alarms,
     routes_events,
+    routes_recordings,
     routes_sessions,
     routes_stations,
     routes_system,
 )
 from gateway.api.errors import ApiError, NotFoundError
-from gateway.api.keys import BUS, CLOCK, DIALPLANS, METRICS, SETTINGS, STORE, VOICE
+from gateway.api.keys import BUS, CLOCK, DIALPLANS, METRICS, RECORDER, SETTINGS, STORE, VOICE
 from gateway.bus import EventBus
 from gateway.config.schema import Settings
 from gateway.dc09.sender import Dc09Sender
@@ -34,6 +35,7 @@ from gateway.dialplan.runner import DialplanRunner
 from gateway.metrics import Metrics
 from gateway.outbox.events import OutboxEvent
 from gateway.outbox.runner import OutboxRunner, Sink
+from gateway.recorder import CallRecorder, purge
 from gateway.sip.supervisor import SipSupervisor
 from gateway.speech.service import SpeechConfig, SpeechService
 from gateway.speech.stt import SttKind
@@ -137,6 +139,26 @@ async def _voice_ctx(app: web.Application) -> AsyncIterator[None]:
         await voice.supervisor.stop()
 
 
+async def _recording_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Record alarm calls; purge recordings past their retention, logging each removal."""
+    settings = app[SETTINGS]
+    recorder = CallRecorder(settings.gateway.data_dir / "recordings", app[CLOCK])
+    app[RECORDER] = recorder
+    app[VOICE].add_audio_listener(recorder.phone_audio, ended=recorder.call_ended)
+
+    async def purge_forever() -> None:
+        while True:
+            await asyncio.to_thread(purge, recorder.directory, settings.recording.retention_days)
+            await asyncio.sleep(settings.recording.purge_interval_s)
+
+    purger = asyncio.create_task(purge_forever(), name="recording-purge")
+    yield
+    purger.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await purger
+    await asyncio.to_thread(recorder.close_all)
+
+
 async def _speech_ctx(app: web.Application) -> AsyncIterator[None]:
     """Speech analysis of alarm calls; a missing model degrades it, never the alarms."""
     settings = app[SETTINGS].speech
@@ -220,11 +242,20 @@ def make_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_outbox_ctx)
     app.cleanup_ctx.append(_voice_ctx)
+    if settings.recording.enabled:
+        app.cleanup_ctx.append(_recording_ctx)
     if settings.speech.enabled:
         app.cleanup_ctx.append(_speech_ctx)
     if settings.dialplan.enabled:
         app.cleanup_ctx.append(_dialplan_ctx)
-    for module in (routes_alarms, routes_sessions, routes_events, routes_stations, routes_system):
+    for module in (
+        routes_alarms,
+        routes_sessions,
+        routes_events,
+        routes_stations,
+        routes_recordings,
+        routes_system,
+    ):
         app.add_routes(module.routes)
     install_console(app)
     return app

@@ -11,6 +11,7 @@ from gateway.bus import EventBus
 from gateway.config.schema import Settings
 from gateway.dialplan.runner import DialplanRunner
 from gateway.metrics import Metrics
+from gateway.recorder import CallRecorder
 from gateway.store.store import Store
 from gateway.voice import VoiceService
 
@@ -20,4 +21,5 @@ BUS = web.AppKey("bus", EventBus)
 METRICS = web.AppKey("metrics", Metrics)
 DIALPLANS = web.AppKey("dialplans", DialplanRunner)
 VOICE = web.AppKey("voice", VoiceService)
+RECORDER = web.AppKey("recorder", CallRecorder)
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from gateway import __version__
 from gateway.alarm.types import AlarmState
+from gateway.api.routes_recordings import RecordingList
 from gateway.api.routes_stations import ModeIn, StationIn, StationOut
 from gateway.api.schemas import (
     AlarmCreated,
@@ -42,6 +43,7 @@ _MODELS: tuple[type[BaseModel], ...] = (
     StationIn,
     ModeIn,
     StationOut,
+    RecordingList,
     *CONSOLE_MODELS,
 )
 _REF = "#/components/schemas/{model}"
@@ -231,6 +233,36 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "204": {"description": "Hung up"},
                         **_errors(401, 403, 404, 503),
+                    },
+                }
+            },
+            "/api/v1/alarms/{alarm_id}/recordings": {
+                "get": {
+                    "summary": "The alarm's call recordings (supervisor, admin)",
+                    "security": _STAFF,
+                    "parameters": [_ALARM_ID],
+                    "responses": {
+                        "200": {"description": "File names", **_json(RecordingList)},
+                        **_errors(401, 403),
+                    },
+                }
+            },
+            "/api/v1/alarms/{alarm_id}/recordings/{name}": {
+                "get": {
+                    "summary": "One recording, stereo WAV: phone left, operator right",
+                    "security": _STAFF,
+                    "parameters": [
+                        _ALARM_ID,
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {"description": "audio/wav"},
+                        **_errors(401, 403, 404),
                     },
                 }
             },

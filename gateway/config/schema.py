@@ -70,6 +70,14 @@ class SpeechSection(Section):
     """Language -> Vosk model folder, e.g. {fr = "models/vosk-model-small-fr-0.22"}."""
 
 
+class RecordingSection(Section):
+    enabled: bool = True
+    """Record alarm calls (stereo WAV: phone left, operator right) in <data_dir>/recordings."""
+    retention_days: float = Field(180, gt=0, le=3650)
+    """Recordings older than this are deleted (CNIL: at most 6 months)."""
+    purge_interval_s: float = Field(3600, gt=0)
+
+
 def bundled_dialplans() -> Path:
     """``dialplans/`` beside the package: the plan a source checkout runs with."""
     return Path(__file__).resolve().parents[2] / "dialplans"
@@ -95,6 +103,7 @@ class Settings(Section):
     log: LogSection = LogSection()
     sip: SipConfig = SipConfig()
     speech: SpeechSection = SpeechSection()
+    recording: RecordingSection = RecordingSection()
     dialplan: DialplanSection = DialplanSection()
     dc09: Dc09Config | None = None
     """Forwarding to the monitoring centre; absent: alarms are not forwarded over DC-09."""

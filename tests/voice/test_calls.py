@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import wave
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 from aiohttp import web
 
 from gateway.alarm.types import AlarmState, AlarmType
-from gateway.api.keys import STORE, VOICE
+from gateway.api.keys import RECORDER, STORE, VOICE
 from gateway.app import make_app
 from gateway.auth import token_hash
 from gateway.config.schema import Settings, VoiceSection
 from gateway.sip.config import SipConfig
 from gateway.store.records import AlarmRecord, NewAlarm
 from gateway.store.store import Store
-from tests.conftest import AiohttpClient
+from tests.conftest import AiohttpClient, eventually
 from tests.sip.conftest import (
     TAP_RATE,
     RunSipp,
@@ -102,6 +104,13 @@ async def test_call_with_x_alarm_id_is_answered_and_its_voice_reaches_the_alarm(
     # (unrelated audio matches in no window at all)
     share = matching_share(speech.reference, heard, at_least=0.9)
     assert share >= 0.8, f"only {share:.0%} of the caller's audio matched"
+    # the call was recorded: the phone on the left channel
+    [recording] = app[RECORDER].recordings(alarm.id)
+    await eventually(lambda: recording.stat().st_size > 44 + speech.seconds * 16000 * 4 * 0.9)
+    with wave.open(str(recording)) as wav:
+        stereo = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2)
+    left = stereo[:, 0].astype("<i2").tobytes()
+    assert matching_share(speech.reference, left, at_least=0.9) >= 0.8
     assert stored.alarm_type is AlarmType.FALL
 
 
