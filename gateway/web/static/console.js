@@ -214,6 +214,7 @@ function socket(path, onMessage, onOpen) {
     ws.addEventListener("message", (ev) => onMessage(JSON.parse(ev.data)));
     ws.addEventListener("close", () => {
       $("live").textContent = gw.t("connection_lost");
+      gw.api("GET", "/api/v1/alarms?limit=1").catch(() => {}); // an expired session goes to login
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 10000);
     });
