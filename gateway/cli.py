@@ -21,6 +21,7 @@ from gateway.config.load import check_all, load_settings
 from gateway.config.schema import Settings
 from gateway.ids import new_secret
 from gateway.log import setup_logging
+from gateway.phone import cli as phone_cli
 from gateway.speech.errors import ModelDownloadError
 from gateway.speech.models import check_model, describe, download_vosk_model, list_models
 from gateway.store.errors import Conflict
@@ -63,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     download.add_argument("name", help="e.g. vosk-model-small-fr-0.22")
     download.add_argument("--sha256", help="expected SHA-256 of the zip archive")
 
+    phone_cli.configure(sub.add_parser("phone", help="simulate a lone-worker phone"))
+
     user = sub.add_parser("user", help="manage staff accounts").add_subparsers(
         dest="action", required=True
     )
@@ -81,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check-config":
         return _check_config(args.file)
+    if args.command == "phone":
+        return phone_cli.main(args)
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

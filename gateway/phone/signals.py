@@ -1,0 +1,33 @@
+"""Which auto-answer signals an INVITE carries: plain text work, no pjsua2.
+
+Phones differ in the header they honour (docs/sip.md); the simulator accepts any of
+the usual ones and reports which it saw, so a test can check what the gateway sent.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gateway.sip.messages import Headers
+
+_ANSWER_AFTER = re.compile(r";\s*answer-after\s*=\s*\d+", re.IGNORECASE)
+_ALERT_AUTO = re.compile(r"info\s*=\s*alert-autoanswer|\bring answer\b|\bintercom\b", re.IGNORECASE)
+
+
+def _is_signal(name: str, value: str) -> bool:
+    name = name.lower()
+    if name in ("answer-mode", "priv-answer-mode"):  # RFC 5373
+        return value.split(";", 1)[0].strip().lower() == "auto"
+    if name == "call-info":
+        return _ANSWER_AFTER.search(value) is not None
+    if name == "alert-info":
+        return _ALERT_AUTO.search(value) is not None
+    return name == "p-auto-answer"
+
+
+def auto_answer_signals(headers: Headers) -> Headers:
+    """The headers of ``headers`` that ask the phone to answer by itself, in order.
+
+    Empty when the call is an ordinary one that a person would have to pick up.
+    """
+    return tuple((name, value) for name, value in headers if _is_signal(name, value))

@@ -1,0 +1,232 @@
+"""``alarm-gateway phone`` as a subprocess against a real gateway app with real SIP workers."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import wave
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from gateway.alarm.types import AlarmType
+from gateway.api.keys import STORE, VOICE
+from gateway.app import make_app
+from gateway.auth import token_hash
+from gateway.config.schema import Settings, VoiceSection
+from gateway.media.pcm import to_pcm
+from gateway.phone.cli import sip_address
+from gateway.phone.errors import UsageError
+from gateway.sip.config import SipConfig
+from gateway.store.records import NewAlarm
+from tests.conftest import AiohttpClient, Client
+from tests.sip.conftest import (
+    TAP_RATE,
+    SipProbe,
+    Speech,
+    free_udp_port,
+    matching_share,
+    probe,
+    rtp_base,
+    speech,
+)
+
+__all__ = ["probe", "speech"]  # fixtures used by name below
+TOKEN = "phone-token"
+IDENTITY = "sip:agent42@127.0.0.1"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Done:
+    code: int
+    out: str
+    err: str
+
+
+Phone = Callable[..., Awaitable[asyncio.subprocess.Process]]
+
+
+@pytest.fixture
+async def phone() -> AsyncIterator[Phone]:
+    """Start ``python -m gateway.cli phone ...``; every process is killed at the end."""
+    started: list[asyncio.subprocess.Process] = []
+
+    async def start(*args: str) -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway.cli", "phone", *args, cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def finish(process: asyncio.subprocess.Process, within: float = 60.0) -> Done:
+    async with asyncio.timeout(within):
+        out, err = await process.communicate()
+    assert process.returncode is not None
+    return Done(process.returncode, out.decode(), err.decode())
+
+
+@pytest.fixture
+async def client(settings: Settings, aiohttp_client: AiohttpClient) -> Client:
+    """A gateway with one real SIP worker on a known port (the API returns its URI)."""
+    port = free_udp_port()
+    voiced = settings.model_copy(
+        update={
+            "voice": VoiceSection(enabled=True, sip_uri=f"sip:alarm@127.0.0.1:{port}"),
+            "sip": SipConfig(
+                workers=1,
+                base_port=port,
+                rtp_base_port=rtp_base(),
+                rtp_ports_per_worker=40,
+                tap_rate=TAP_RATE,
+                media_timeout=1.0,
+            ),
+        }
+    )
+    client = await aiohttp_client(make_app(voiced))
+    await client.app[STORE].add_device(
+        "agent42", token_hash(TOKEN), datetime.now(UTC), sip_uri=IDENTITY
+    )
+    return client
+
+
+def write_wav(speech: Speech, path: Path) -> Path:
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(TAP_RATE)
+        wav.writeframes(to_pcm(speech.reference))
+    return path
+
+
+def listen(app: web.Application) -> dict[str, bytearray]:
+    """Caller audio the gateway hears, per alarm."""
+    heard: dict[str, bytearray] = {}
+    app[VOICE].add_audio_listener(
+        lambda alarm_id, pcm, rate: heard.setdefault(alarm_id, bytearray()).extend(pcm)
+    )
+    return heard
+
+
+async def timeline(app: web.Application, alarm_id: str, until: str) -> list[str]:
+    """The alarm's timeline kinds, once ``until`` is among them."""
+    kinds: list[str] = []
+    async with asyncio.timeout(10):
+        while until not in kinds:
+            await asyncio.sleep(0.05)
+            alarm = await app[STORE].get_alarm(alarm_id)
+            assert alarm is not None
+            kinds = [e.kind for e in alarm.timeline]
+    return kinds
+
+
+@pytest.mark.integration
+async def test_raise_creates_the_alarm_and_its_call_carries_the_wav(
+    client: Client, phone: Phone, speech: Speech, tmp_path: Path
+) -> None:
+    heard = listen(client.app)
+    url = str(client.make_url("")).rstrip("/")
+    wav = write_wav(speech, tmp_path / "help.wav")
+    args = ["raise", "--url", url, "--token", TOKEN, "--type", "fall", "--sip-uri", IDENTITY,
+            "--lat", "48.85", "--lon", "2.35", "--accuracy", "12", "--battery", "64",
+            "--wav", str(wav), "--hold", "1"]  # fmt: skip
+    done = await finish(await phone(*args))
+    assert done.code == 0, done.out + done.err
+    [alarm] = await client.app[STORE].list_alarms()
+    assert f"alarm {alarm.id} raised" in done.out
+    assert "call answered" in done.out and "hung up" in done.out
+    assert alarm.alarm_type is AlarmType.FALL and alarm.battery_pct == 64
+    assert alarm.position is not None and alarm.position.lat == 48.85
+    kinds = await timeline(client.app, alarm.id, "voice_lost")
+    assert kinds.index("voice_connected") < kinds.index("voice_lost")
+    share = matching_share(speech.reference, heard[alarm.id], at_least=0.9)
+    assert share >= 0.8, f"only {share:.0%} of the phone's audio matched"
+
+
+@pytest.mark.integration
+async def test_wait_auto_answers_the_gateways_callback_and_reports_its_headers(
+    client: Client, phone: Phone, speech: Speech, tmp_path: Path
+) -> None:
+    app = client.app
+    heard = listen(app)
+    now = datetime.now(UTC)
+    alarm, _ = await app[STORE].raise_alarm(
+        NewAlarm("agent42", AlarmType.SOS, now, None, None, "http"), now
+    )
+    uri = f"sip:agent42@127.0.0.1:{free_udp_port()}"
+    wav = write_wav(speech, tmp_path / "answer.wav")
+    waiting = await phone("wait", "--sip-uri", uri, "--wav", str(wav), "--hold", "0.5",
+                          "--timeout", "30")  # fmt: skip
+    assert waiting.stdout is not None
+    async with asyncio.timeout(20):
+        assert (await waiting.stdout.readline()).startswith(b"waiting for a call on ")
+    supervisor = app[VOICE].supervisor
+    assert supervisor is not None
+    await supervisor.callback(alarm.id, uri, attempts=1)
+    done = await finish(waiting)
+    assert done.code == 0, done.err
+    assert "Answer-Mode: Auto" in done.out
+    assert "Call-Info: <sip:127.0.0.1>;answer-after=0" in done.out
+    assert "info=alert-autoanswer" in done.out
+    assert "call answered" in done.out
+    share = matching_share(speech.reference, heard[alarm.id], at_least=0.9)
+    assert share >= 0.8, f"only {share:.0%} of the phone's audio matched"
+
+
+@pytest.mark.integration
+async def test_wait_refuses_a_call_without_auto_answer_with_486(
+    phone: Phone, probe: SipProbe
+) -> None:
+    port = free_udp_port()
+    waiting = await phone("wait", "--sip-uri", f"sip:agent42@127.0.0.1:{port}", "--timeout", "3")
+    assert waiting.stdout is not None
+    async with asyncio.timeout(20):
+        await waiting.stdout.readline()
+    answers = await probe.exchange(port, probe.invite(port))
+    assert "SIP/2.0 486 Busy Here" in answers
+    done = await finish(waiting)
+    assert done.code == 1
+    assert "refused call from <sip:probe@127.0.0.1:" in done.out
+    assert "486 Busy Here: no auto-answer header" in done.out
+    assert done.err == "error: no auto-answer call within 3 s\n"
+
+
+@pytest.mark.integration
+async def test_raise_with_a_wrong_token_shows_the_apis_401_message(
+    client: Client, phone: Phone
+) -> None:
+    url = str(client.make_url("")).rstrip("/")
+    done = await finish(await phone("raise", "--url", url, "--token", "wrong"))
+    assert done.code == 1
+    assert done.err.startswith("error: HTTP 401: ")
+    assert await client.app[STORE].list_alarms() == []
+
+
+@pytest.mark.parametrize(
+    ("uri", "address"),
+    [
+        ("sip:agent42@127.0.0.1:5090", ("127.0.0.1", 5090)),
+        ("sip:agent42@127.0.0.1", ("127.0.0.1", None)),
+        ("sips:a@[::1]:5061;transport=tls", ("[::1]", 5061)),
+    ],
+)
+def test_sip_address(uri: str, address: tuple[str, int | None]) -> None:
+    assert sip_address(uri) == address
+
+
+@pytest.mark.parametrize("uri", ["agent42@127.0.0.1", "sip:", "sip:a@h:99999", "http://x"])
+def test_sip_address_refuses(uri: str) -> None:
+    with pytest.raises(UsageError):
+        sip_address(uri)
