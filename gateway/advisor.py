@@ -8,15 +8,11 @@ advises: nothing here changes an alarm's state.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
 
 from gateway.alarm.events import AlarmEvent, Assessed, CueHeard, Noted, Transcribed
-from gateway.alarm.machine import AlarmProtocolError
-from gateway.api.schemas import alarm_message
-from gateway.bus import EventBus
+from gateway.journal import Journal
 from gateway.speech.events import (
     AnalysisDegraded,
     Assessment,
@@ -26,8 +22,6 @@ from gateway.speech.events import (
     TranscriptSegment,
 )
 from gateway.speech.service import SpeechPipeline, SpeechService
-from gateway.store.errors import NotFound, StoreError
-from gateway.store.store import Store
 
 log = logging.getLogger("gateway.speech")
 
@@ -41,22 +35,19 @@ class SpeechAdvisor:
     def __init__(
         self,
         service: SpeechService,
-        store: Store,
-        bus: EventBus,
-        clock: Callable[[], datetime],
+        journal: Journal,
         *,
         language: Callable[[str], str],
         on_distress: DistressCallback | None = None,
     ) -> None:
         """``language(alarm_id)`` chooses the recognition language of an alarm's call."""
         self._service = service
-        self._store = store
-        self._bus = bus
-        self._clock = clock
+        self._journal = journal
+        self._bus = journal.bus
+        self._clock = journal.clock
         self._language = language
         self._on_distress = on_distress
         self._pipelines: dict[str, SpeechPipeline] = {}
-        self._pending: set[asyncio.Task[None]] = set()
 
     def on_audio(self, alarm_id: str, pcm: bytes, rate: int) -> None:
         """A voice listener: 20 ms of the caller's audio (never blocks)."""
@@ -146,17 +137,7 @@ class SpeechAdvisor:
             self._record(alarm_id, Noted("speech.degraded", event.message))
 
     def _record(self, alarm_id: str, event: AlarmEvent) -> None:
-        task = asyncio.get_running_loop().create_task(self._apply(alarm_id, event))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _apply(self, alarm_id: str, event: AlarmEvent) -> None:
-        try:
-            alarm = await self._store.apply(alarm_id, event, "speech", self._clock())
-        except (AlarmProtocolError, NotFound, StoreError) as exc:  # e.g. closed meanwhile
-            log.info("speech finding not recorded: %s", exc, extra={"alarm_id": alarm_id})
-            return
-        self._bus.publish(alarm_message(alarm))
+        self._journal.record_soon(alarm_id, event, "speech")
 
 
 def _label(cue: Cue) -> str:

@@ -25,13 +25,24 @@ from gateway.api import (
     routes_system,
 )
 from gateway.api.errors import ApiError, NotFoundError
-from gateway.api.keys import BUS, CLOCK, DIALPLANS, METRICS, RECORDER, SETTINGS, STORE, VOICE
+from gateway.api.keys import (
+    BUS,
+    CLOCK,
+    DIALPLANS,
+    JOURNAL,
+    METRICS,
+    RECORDER,
+    SETTINGS,
+    STORE,
+    VOICE,
+)
 from gateway.bus import EventBus
 from gateway.config.schema import Settings
 from gateway.dc09.sender import Dc09Sender
 from gateway.dialplan.events import CueDetected
 from gateway.dialplan.library import DialplanLibrary
 from gateway.dialplan.runner import DialplanRunner
+from gateway.journal import Journal
 from gateway.metrics import Metrics
 from gateway.outbox.events import OutboxEvent
 from gateway.outbox.runner import OutboxRunner, Sink
@@ -88,6 +99,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         sqlite_synchronous=settings.database.sqlite_synchronous,
     )
     app[STORE] = store
+    app[JOURNAL] = Journal(store, app[BUS], app[CLOCK])
     yield
     await store.close()
 
@@ -127,7 +139,7 @@ async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _voice_ctx(app: web.Application) -> AsyncIterator[None]:
     """The SIP workers, supervised; their calls attached to alarms."""
-    voice = VoiceService(app[STORE], app[BUS], app[METRICS], app[CLOCK])
+    voice = VoiceService(app[JOURNAL], app[METRICS])
     app[VOICE] = voice
     if app[SETTINGS].voice.enabled:
         supervisor = SipSupervisor(app[SETTINGS].sip, voice)
@@ -188,9 +200,7 @@ async def _speech_ctx(app: web.Application) -> AsyncIterator[None]:
 
     advisor = SpeechAdvisor(
         service,
-        app[STORE],
-        app[BUS],
-        app[CLOCK],
+        app[JOURNAL],
         language=lambda _alarm: settings.language,
         on_distress=distress,
     )
@@ -203,7 +213,7 @@ async def _speech_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _dialplan_ctx(app: web.Application) -> AsyncIterator[None]:
     """Routing and escalation; SIGHUP reloads the plans, keeping the old ones if broken."""
     library = DialplanLibrary(app[SETTINGS].dialplan.directory)  # broken at start: refuse
-    runner = DialplanRunner(library, app[STORE], app[BUS], wall_clock=app[CLOCK], voice=app[VOICE])
+    runner = DialplanRunner(library, app[JOURNAL], voice=app[VOICE])
     app[DIALPLANS] = runner
 
     def reload() -> None:

@@ -8,17 +8,14 @@ alarm: the speech pipeline, WebRTC operators, the recorder.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable
-from datetime import datetime
 
 from gateway.alarm.events import AlarmEvent, VoiceConnected, VoiceLost
-from gateway.alarm.machine import AlarmProtocolError
 from gateway.alarm.types import AlarmState, AlarmType
 from gateway.api.schemas import alarm_message
-from gateway.bus import EventBus
+from gateway.journal import Journal
 from gateway.metrics import Metrics
 from gateway.sip.events import (
     Answer,
@@ -36,7 +33,6 @@ from gateway.sip.messages import IncomingCall
 from gateway.sip.supervisor import SipSupervisor
 from gateway.store.errors import NotFound
 from gateway.store.records import AlarmRecord, NewAlarm
-from gateway.store.store import Store
 
 log = logging.getLogger("gateway.voice")
 
@@ -62,22 +58,16 @@ def sip_identity(value: str) -> str:
 class VoiceService:
     """Attaches SIP calls to alarms and fans the caller's audio out."""
 
-    def __init__(
-        self,
-        store: Store,
-        bus: EventBus,
-        metrics: Metrics,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self._store = store
-        self._bus = bus
+    def __init__(self, journal: Journal, metrics: Metrics) -> None:
+        self._journal = journal
+        self._store = journal.store
+        self._bus = journal.bus
         self._metrics = metrics
-        self._clock = clock
+        self._clock = journal.clock
         self.supervisor: SipSupervisor | None = None
         self._listeners: list[AudioListener] = []
         self._end_listeners: list[Callable[[str], None]] = []
         self._phone_calls: dict[str, str] = {}  # alarm id -> live phone call id
-        self._pending: set[asyncio.Task[None]] = set()
 
     def add_audio_listener(
         self, listener: AudioListener, ended: Callable[[str], None] | None = None
@@ -155,18 +145,7 @@ class VoiceService:
         self._record(ref.alarm_id, VoiceLost("sip", ref.call_id, reason))
 
     def _record(self, alarm_id: str, event: AlarmEvent) -> None:
-        """Store a voice event from a synchronous callback, keeping the task referenced."""
-        task = asyncio.get_running_loop().create_task(self._apply(alarm_id, event))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _apply(self, alarm_id: str, event: AlarmEvent) -> None:
-        try:
-            alarm = await self._store.apply(alarm_id, event, "sip", self._clock())
-        except (AlarmProtocolError, NotFound) as exc:
-            log.info("voice event not recorded: %s", exc, extra={"alarm_id": alarm_id})
-            return
-        self._bus.publish(alarm_message(alarm))
+        self._journal.record_soon(alarm_id, event, "sip")
 
     # --- VoiceActions (for the dialplans) -------------------------------------------
 

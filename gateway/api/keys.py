@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.bus import EventBus
 from gateway.config.schema import Settings
 from gateway.dialplan.runner import DialplanRunner
+from gateway.journal import Journal
 from gateway.metrics import Metrics
 from gateway.recorder import CallRecorder
 from gateway.store.store import Store
@@ -21,5 +22,6 @@ BUS = web.AppKey("bus", EventBus)
 METRICS = web.AppKey("metrics", Metrics)
 DIALPLANS = web.AppKey("dialplans", DialplanRunner)
 VOICE = web.AppKey("voice", VoiceService)
+JOURNAL = web.AppKey("journal", Journal)
 RECORDER = web.AppKey("recorder", CallRecorder)
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")

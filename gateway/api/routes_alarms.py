@@ -23,7 +23,7 @@ from gateway.alarm.events import (
 from gateway.alarm.machine import AlarmProtocolError
 from gateway.alarm.types import AlarmState
 from gateway.api.errors import ApiError, ConflictError, Invalid, NotFoundError
-from gateway.api.keys import BUS, CLOCK, METRICS, SETTINGS, STORE
+from gateway.api.keys import BUS, CLOCK, JOURNAL, METRICS, SETTINGS, STORE
 from gateway.api.request import parse_json, read_body, require_device, require_user
 from gateway.api.schemas import (
     AlarmCreated,
@@ -39,18 +39,13 @@ from gateway.api.schemas import (
     alarm_message,
 )
 from gateway.store.errors import Conflict, NotFound
-from gateway.store.records import AlarmRecord, NewAlarm, Role, User
+from gateway.store.records import NewAlarm, Role, User
 
 log = logging.getLogger("gateway.alarm")
 routes = web.RouteTableDef()
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 STAFF = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
 HANDLERS = (Role.OPERATOR, Role.SUPERVISOR)  # who may take and work an alarm
-
-
-def publish(request: web.Request, alarm: AlarmRecord) -> None:
-    """Tell live consoles; the last timeline entry says what changed."""
-    request.app[BUS].publish(alarm_message(alarm))
 
 
 @routes.post("/api/v1/alarms")
@@ -100,7 +95,7 @@ async def create_alarm(request: web.Request) -> web.Response:
                 "alarm_type": alarm.alarm_type.value,
             },
         )
-        publish(request, alarm)
+        request.app[BUS].publish(alarm_message(alarm))  # raised by the phone: tell consoles
     else:
         headers["Idempotent-Replayed"] = "true"
     return web.json_response(answer.model_dump(mode="json"), status=201, headers=headers)
@@ -118,10 +113,9 @@ async def _device_event(request: web.Request, event: AlarmEvent) -> web.Response
 
 async def apply(request: web.Request, alarm_id: str, event: AlarmEvent, actor: str) -> web.Response:
     try:
-        alarm = await request.app[STORE].apply(alarm_id, event, actor, request.app[CLOCK]())
+        alarm = await request.app[JOURNAL].record(alarm_id, event, actor)
     except AlarmProtocolError as exc:
         raise ConflictError(str(exc)) from None
-    publish(request, alarm)
     return web.json_response(AlarmOut.of(alarm, with_timeline=True).model_dump(mode="json"))
 
 

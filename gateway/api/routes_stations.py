@@ -16,9 +16,9 @@ from pydantic import Field
 from gateway.alarm.events import AlarmEvent, ListenEnded, ListenStarted, Noted
 from gateway.alarm.types import AlarmState
 from gateway.api.errors import ApiError, ConflictError, Forbidden, NotFoundError
-from gateway.api.keys import BUS, CLOCK, STORE, VOICE
+from gateway.api.keys import JOURNAL, STORE, VOICE
 from gateway.api.request import parse_json, require_user
-from gateway.api.schemas import Body, alarm_message
+from gateway.api.schemas import Body
 from gateway.sip.bridge import LegMode
 from gateway.sip.errors import CallFailedError, NoCapacityError, UnknownCallError
 from gateway.sip.supervisor import SipSupervisor
@@ -69,8 +69,7 @@ async def _alarm_for(request: web.Request, user: User) -> AlarmRecord:
 
 
 async def _record(request: web.Request, alarm_id: str, event: AlarmEvent, user: User) -> None:
-    alarm = await request.app[STORE].apply(alarm_id, event, user.name, request.app[CLOCK]())
-    request.app[BUS].publish(alarm_message(alarm))
+    await request.app[JOURNAL].record(alarm_id, event, user.name)
 
 
 @routes.post("/api/v1/alarms/{alarm_id}/stations")

@@ -15,14 +15,11 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
 from gateway.alarm.events import AlarmEvent, Noted, Offered
-from gateway.alarm.machine import AlarmProtocolError
 from gateway.alarm.types import AlarmState, AlarmType, Outcome
-from gateway.api.schemas import alarm_message
-from gateway.bus import EventBus, Message
+from gateway.bus import Message
 from gateway.dialplan.actions import (
     CallbackPhone,
     CancelOffer,
@@ -53,8 +50,7 @@ from gateway.dialplan.events import (
 )
 from gateway.dialplan.library import DialplanLibrary
 from gateway.dialplan.machine import EscalationMachine
-from gateway.store.errors import NotFound
-from gateway.store.store import Store
+from gateway.journal import Journal
 
 log = logging.getLogger("gateway.dialplan")
 
@@ -88,18 +84,17 @@ class DialplanRunner:
     def __init__(
         self,
         library: DialplanLibrary,
-        store: Store,
-        bus: EventBus,
+        journal: Journal,
         *,
-        wall_clock: Callable[[], datetime],
         voice: VoiceActions | None = None,
         webhook: ManagerWebhook | None = None,
         tenancy: Callable[[str], Tenancy] = lambda _device: Tenancy(),
     ) -> None:
         self._library = library
-        self._store = store
-        self._bus = bus
-        self._wall = wall_clock
+        self._journal = journal
+        self._store = journal.store
+        self._bus = journal.bus
+        self._wall = journal.clock
         self._voice = voice
         self._webhook = webhook
         self._tenancy = tenancy
@@ -274,12 +269,7 @@ class DialplanRunner:
 
     async def _record(self, alarm_id: str, event: AlarmEvent) -> None:
         """Store a step in the alarm's timeline and show it on the consoles."""
-        try:
-            alarm = await self._store.apply(alarm_id, event, "dialplan", self._wall())
-        except (AlarmProtocolError, NotFound) as exc:  # e.g. taken or closed meanwhile
-            log.info("dialplan step not recorded: %s", exc, extra={"alarm_id": alarm_id})
-            return
-        self._bus.publish(alarm_message(alarm))
+        await self._journal.try_record(alarm_id, event, "dialplan")
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task: asyncio.Task[None] = asyncio.create_task(work)

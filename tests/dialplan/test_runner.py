@@ -16,6 +16,7 @@ from gateway.alarm.types import AlarmType
 from gateway.bus import EventBus, Message
 from gateway.dialplan.library import DialplanLibrary
 from gateway.dialplan.runner import DialplanRunner
+from gateway.journal import Journal
 from gateway.store.records import AlarmRecord, NewAlarm
 from gateway.store.store import Store
 from tests.conftest import eventually
@@ -110,13 +111,8 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
 async def start(rig: Rig, tmp_path: Path, voice: FakeVoice) -> DialplanRunner:
     (tmp_path / "plans").mkdir()
     (tmp_path / "plans" / "test.yaml").write_text(PLAN)
-    runner = DialplanRunner(
-        DialplanLibrary(tmp_path / "plans"),
-        rig.store,
-        rig.bus,
-        wall_clock=lambda: datetime.now(UTC),
-        voice=voice,
-    )
+    journal = Journal(rig.store, rig.bus, lambda: datetime.now(UTC))
+    runner = DialplanRunner(DialplanLibrary(tmp_path / "plans"), journal, voice=voice)
     await runner.start()
     return runner
 

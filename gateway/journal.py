@@ -1,0 +1,58 @@
+"""Recording what happens to an alarm: store the event, then tell the consoles.
+
+Every part that changes an alarm (API, voice channel, speech advisor,
+dialplans) goes through one ``Journal`` so the timeline and the live event
+stream can never disagree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from gateway.alarm.events import AlarmEvent
+from gateway.alarm.machine import AlarmProtocolError
+from gateway.api.schemas import alarm_message
+from gateway.bus import EventBus
+from gateway.store.errors import NotFound, StoreError
+from gateway.store.records import AlarmRecord
+from gateway.store.store import Store
+
+log = logging.getLogger("gateway.alarm")
+
+
+class Journal:
+    def __init__(self, store: Store, bus: EventBus, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def record(self, alarm_id: str, event: AlarmEvent, actor: str) -> AlarmRecord:
+        """Apply ``event`` to the alarm and publish the change.
+
+        Raises NotFound or AlarmProtocolError (nothing stored, nothing published).
+        """
+        alarm = await self.store.apply(alarm_id, event, actor, self.clock())
+        self.bus.publish(alarm_message(alarm))
+        return alarm
+
+    async def try_record(self, alarm_id: str, event: AlarmEvent, actor: str) -> None:
+        """Record a finding that may arrive too late (alarm closed meanwhile): log, never raise."""
+        try:
+            await self.record(alarm_id, event, actor)
+        except (AlarmProtocolError, NotFound, StoreError) as exc:
+            log.info(
+                "%s not recorded: %s",
+                type(event).__name__,
+                exc,
+                extra={"alarm_id": alarm_id, "actor": actor},
+            )
+
+    def record_soon(self, alarm_id: str, event: AlarmEvent, actor: str) -> None:
+        """``try_record`` from a synchronous callback; the task is kept until it ends."""
+        task = asyncio.get_running_loop().create_task(self.try_record(alarm_id, event, actor))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
