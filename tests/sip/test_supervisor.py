@@ -15,7 +15,7 @@ import pytest
 
 from gateway.sip.bridge import LegMode
 from gateway.sip.config import SipConfig
-from gateway.sip.errors import CallFailedError
+from gateway.sip.errors import CallFailedError, NoCapacityError
 from gateway.sip.events import (
     CallConnected,
     CallFinished,
@@ -227,3 +227,13 @@ async def test_worker_exits_when_its_supervisor_goes_away(tmp_path: Path) -> Non
         if worker.returncode is None:
             worker.kill()
             await worker.wait()
+
+
+async def test_callback_without_a_free_phone_slot_fails_at_once(
+    start_supervisor: StartSupervisor, probe: SipProbe
+) -> None:
+    supervisor, _ = await start_supervisor(phone_slots=1)
+    port = supervisor.worker_ports()[0]
+    assert "SIP/2.0 200 OK" in await probe.exchange(port, probe.invite(port))
+    with pytest.raises(NoCapacityError, match=r"^no SIP worker has a free call slot$"):
+        await supervisor.callback("A-2", f"sip:phone@127.0.0.1:{probe.port}", attempts=1)

@@ -125,3 +125,13 @@ async def test_codec_follows_the_phones_offer_among_ours(
     assert "SIP/2.0 200 OK" in await probe.exchange(port, probe.invite(port, codecs=offer))
     await handler.wait_for(lambda: handler.of_type(CallConnected))
     assert handler.of_type(CallConnected)[0].codec == codec
+
+
+async def test_phones_beyond_their_slots_get_486_so_the_edge_tries_another_worker(
+    start_supervisor: StartSupervisor, probe: SipProbe
+) -> None:
+    supervisor, handler = await start_supervisor(phone_slots=1)
+    port = supervisor.worker_ports()[0]
+    assert "SIP/2.0 200 OK" in await probe.exchange(port, probe.invite(port))
+    assert "SIP/2.0 486 Busy Here" in await probe.exchange(port, probe.invite(port))
+    assert len(handler.incoming) == 1, "main is not asked about calls that cannot be taken"
