@@ -19,8 +19,7 @@ from gateway.alarm.events import AlarmEvent, Released
 from gateway.alarm.machine import AlarmProtocolError
 from gateway.alarm.types import AlarmState
 from gateway.api.keys import BUS, CLOCK, STORE
-from gateway.api.schemas import AlarmOut, TimelineEntryOut
-from gateway.bus import EventBus
+from gateway.api.schemas import alarm_message
 from gateway.store.errors import NotFound
 from gateway.store.records import AlarmRecord
 from gateway.web.access import may_hear
@@ -36,25 +35,13 @@ HANDLED_STATES = (AlarmState.ACCEPTED, AlarmState.ESCALATED)
 HUB = web.AppKey("audio_hub", AudioHub)
 
 
-def publish_alarm(bus: EventBus, alarm: AlarmRecord) -> None:
-    """The bus message consoles get for a change: the alarm and its newest timeline entry."""
-    entry = alarm.timeline[-1] if alarm.timeline else None
-    bus.publish(
-        {
-            "type": "alarm",
-            "alarm": AlarmOut.of(alarm, with_timeline=False).model_dump(mode="json"),
-            "entry": None if entry is None else TimelineEntryOut.of(entry).model_dump(mode="json"),
-        }
-    )
-
-
 async def record(app: web.Application, alarm_id: str, event: AlarmEvent, actor: str) -> AlarmRecord:
     """Apply ``event`` through the store (one transaction) and tell live consoles.
 
     Raises NotFound or AlarmProtocolError, as the store does.
     """
     alarm = await app[STORE].apply(alarm_id, event, actor, app[CLOCK]())
-    publish_alarm(app[BUS], alarm)
+    app[BUS].publish(alarm_message(alarm))
     return alarm
 
 

@@ -181,6 +181,32 @@ async def test_operator_handles_an_alarm_and_supervisor_reviews_it(
     item = page.locator(f'#queue li[data-id="{alarm_id}"]')
     await expect(item).to_be_visible()
     await expect(page.locator("#announce")).to_have_text("New alarm: Fall, phone-1")
+    bus = gw.app[BUS]
+    bus.publish(
+        {
+            "type": "offer",
+            "alarm_id": alarm_id,
+            "group": "duty",
+            "members": ["operator-1"],
+            "mode": "all_at_once",
+        }
+    )
+    await expect(item.locator(".ring")).to_have_text("offered to you")
+    bus.publish(
+        {
+            "type": "alert",
+            "alarm_id": alarm_id,
+            "alert": "supervisor",
+            "reason": "nobody accepted within 60 s",
+        }
+    )
+    await expect(page.locator("#alerts")).to_contain_text("Supervisor needed")
+    await page.locator("#alerts button").click()
+    await expect(page.locator("#alerts li")).to_have_count(0)
+    bus.publish({"type": "system", "dc09_link_up": False, "reason": "connection refused"})
+    await expect(page.locator("#system")).to_contain_text("receiver lost: connection refused")
+    bus.publish({"type": "system", "dc09_link_up": True, "reason": "connected"})
+    await expect(page.locator("#system")).to_be_hidden()
     await expect(page.locator("#queue li.alarm").first).to_have_attribute("data-id", alarm_id)
     await expect(item).to_have_class("alarm sev-1 overdue", timeout=15_000)  # 10 s target missed
     await item.locator("button.accept").click()
@@ -231,7 +257,16 @@ async def test_operator_handles_an_alarm_and_supervisor_reviews_it(
                 "at": datetime.now(UTC).isoformat(),
             }
         )
+        gw.app[BUS].publish(
+            {
+                "type": "assessment",
+                "alarm_id": alarm_id,
+                "assessment": "distress",
+                "evidence": "hurts at 2.1 s",
+            }
+        )
         await expect(page.locator("#transcript")).to_contain_text("my leg hurts")
+        await expect(page.locator("#transcript")).to_contain_text("Assessment: distress")
 
         await page.click("#talk")
         await expect(page.locator("#talk")).to_have_attribute("aria-pressed", "true")
@@ -268,6 +303,7 @@ async def test_operator_handles_an_alarm_and_supervisor_reviews_it(
     await expect(review.locator("#tiles")).to_contain_text("False-alarm rate100.0 %")
     await row.click()
     await expect(review.locator("#detail")).to_contain_text("talking")
+    await expect(review.locator("#recordings")).to_contain_text("No recording.")
     if shots is not None:
         await review.screenshot(path=str(Path(shots) / "review.png"))
     await review.select_option("#lang", "fr")

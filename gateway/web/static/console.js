@@ -8,7 +8,8 @@ const ACCEPT_TARGET_S = 10;
 const OUTCOMES = ["false_alarm", "agent_safe", "intervention_dispatched", "cancelled_by_agent",
   "no_response", "test_completed"];
 
-const state = { me: null, alarms: new Map(), selected: null, leg: null, transcripts: new Map(), talkArmed: null, loading: null };
+const state = { me: null, alarms: new Map(), selected: null, leg: null, transcripts: new Map(), talkArmed: null, loading: null,
+  offers: new Map() };
 const CONFIRM_TALK_MS = 5000;
 const $ = (id) => document.getElementById(id);
 
@@ -45,10 +46,21 @@ function renderQueue() {
     gw.el("div", { class: "alarm-buttons" },
       waiting(a) ? gw.el("button", { type: "button", class: "primary accept", onclick: () => accept(a.id) }, gw.t("accept")) : null,
       gw.el("button", { type: "button", onclick: () => select(a.id) }, gw.t("open")),
-      mine ? gw.el("span", { class: "badge" }, "✓") : null));
+      mine ? gw.el("span", { class: "badge" }, "✓") : null,
+      waiting(a) && offeredToMe(a.id) ? gw.el("span", { class: "ring" }, gw.t("offered_to_you")) : null));
   }));
   if (!alarms.length) list.append(gw.el("li", { class: "hint" }, gw.t("no_alarms")));
   renderTimers();
+}
+
+function offeredToMe(id) { return (state.offers.get(id) || []).includes(state.me?.user); }
+
+function showAlert(msg) {
+  const text = `${gw.t(`alert_${msg.alert}`)} – ${msg.reason}`;
+  const item = gw.el("li", { role: "alert" }, text, " ",
+    gw.el("button", { type: "button", onclick: () => { item.remove(); } }, gw.t("dismiss")));
+  $("alerts").prepend(item);
+  chime();
 }
 
 function renderTimers() {
@@ -105,11 +117,19 @@ function renderCard() {
 
 function renderTranscript() {
   const items = state.transcripts.get(state.selected?.id) || [];
-  $("transcript").replaceChildren(...(items.length ? items.map((m) => m.type === "cue"
-    ? gw.el("li", { class: "cue" }, gw.el("strong", {}, `⚠ ${m.label || m.cue}`),
-      m.confidence === undefined ? "" : ` (${Math.round(m.confidence * 100)} %)`)
-    : gw.el("li", { class: m.final ? "final" : "partial" },
-      gw.el("span", { class: "speaker" }, `${m.speaker || "caller"}: `), m.text))
+  const item = (m) => {
+    if (m.type === "cue") {
+      return gw.el("li", { class: "cue" }, gw.el("strong", {}, `⚠ ${m.label || m.cue}`),
+        typeof m.confidence === "number" ? ` (${Math.round(m.confidence * 100)} %)` : "");
+    }
+    if (m.type === "assessment") {
+      return gw.el("li", { class: `assessment ${m.assessment}` },
+        gw.el("strong", {}, `${gw.t("assessment")}: ${m.assessment}`), m.evidence ? ` – ${m.evidence}` : "");
+    }
+    return gw.el("li", { class: m.final ? "final" : "partial" },
+      gw.el("span", { class: "speaker" }, `${m.speaker || "caller"}: `), m.text);
+  };
+  $("transcript").replaceChildren(...(items.length ? items.map(item)
     : [gw.el("li", { class: "hint" }, gw.t("no_transcript"))]));
 }
 
@@ -240,7 +260,19 @@ function onEvent(msg) {
       if (state.leg && a.state === "closed") hangup();
       run(() => refresh(a.id));
     }
-  } else if (msg.type === "transcript" || msg.type === "cue") {
+  } else if (msg.type === "offer") {
+    state.offers.set(msg.alarm_id, msg.members || []);
+    renderQueue();
+    if (offeredToMe(msg.alarm_id)) chime();
+  } else if (msg.type === "offer_cancelled") {
+    state.offers.delete(msg.alarm_id);
+    renderQueue();
+  } else if (msg.type === "alert") {
+    showAlert(msg);
+  } else if (msg.type === "system" && "dc09_link_up" in msg) {
+    $("system").hidden = msg.dc09_link_up;
+    $("system").textContent = msg.dc09_link_up ? "" : `${gw.t("dc09_down")}: ${msg.reason || ""}`;
+  } else if (msg.type === "transcript" || msg.type === "cue" || msg.type === "assessment") {
     const list = state.transcripts.get(msg.alarm_id) || [];
     if (msg.type === "transcript" && !msg.final && list.length && !list.at(-1).final && list.at(-1).type === "transcript") list.pop();
     list.push(msg);

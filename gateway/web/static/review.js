@@ -71,6 +71,11 @@ async function showTimeline(id) {
   try {
     shown = await gw.api("GET", `/api/v1/alarms/${id}`);
     renderTimeline();
+    const { recordings } = await gw.api("GET", `/api/v1/alarms/${id}/recordings`);
+    $("recordings").replaceChildren(...(recordings.length
+      ? recordings.map((name) => gw.el("li", {}, gw.el("span", {}, name),
+        gw.el("audio", { controls: true, preload: "none", src: `/api/v1/alarms/${id}/recordings/${encodeURIComponent(name)}` })))
+      : [gw.el("li", { class: "hint" }, gw.t("no_recordings"))]));
   } catch (err) { gw.showError(err.message); }
 }
 
