@@ -4,66 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import wave
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from aiohttp import web
 
 from gateway.alarm.types import AlarmState, AlarmType
 from gateway.api.keys import RECORDER, STORE, VOICE
-from gateway.app import make_app
-from gateway.auth import token_hash
-from gateway.config.schema import Settings, VoiceSection
-from gateway.sip.config import SipConfig
 from gateway.store.records import AlarmRecord, NewAlarm
 from gateway.store.store import Store
-from tests.conftest import AiohttpClient, eventually
-from tests.sip.conftest import (
-    TAP_RATE,
-    RunSipp,
-    Speech,
-    matching_share,
-    rtp_base,
-    sipp,
-    speech,
-)
+from tests.conftest import eventually
+from tests.sip.conftest import RunSipp, Speech, matching_share
+from tests.voice.conftest import StartGateway, sip_target
 
 pytestmark = pytest.mark.integration
-__all__ = ["sipp", "speech"]  # fixtures used by name below
-
-
-@pytest.fixture
-async def app(settings: Settings, aiohttp_client: AiohttpClient) -> AsyncIterator[web.Application]:
-    voiced = settings.model_copy(
-        update={
-            "voice": VoiceSection(enabled=True),
-            "sip": SipConfig(
-                workers=1,
-                base_port=0,
-                rtp_base_port=rtp_base(),
-                rtp_ports_per_worker=40,
-                tap_rate=TAP_RATE,
-                media_timeout=1.0,
-            ),
-        }
-    )
-    client = await aiohttp_client(make_app(voiced))
-    yield client.app
-
-
-async def register_phone(store: Store) -> None:
-    """sipp's first phone calls from sip:phone-1@127.0.0.1:<its port>."""
-    await store.add_device(
-        "phone-1", token_hash("t1"), datetime.now(UTC), sip_uri="sip:phone-1@127.0.0.1"
-    )
-
-
-def target(app: web.Application) -> str:
-    supervisor = app[VOICE].supervisor
-    assert supervisor is not None
-    return f"127.0.0.1:{supervisor.worker_ports()[0]}"
 
 
 async def reload(store: Store, alarm_id: str) -> AlarmRecord:
@@ -73,10 +27,10 @@ async def reload(store: Store, alarm_id: str) -> AlarmRecord:
 
 
 async def test_call_with_x_alarm_id_is_answered_and_its_voice_reaches_the_alarm(
-    app: web.Application, sipp: RunSipp, speech: Speech
+    voice_gateway: StartGateway, sipp: RunSipp, speech: Speech
 ) -> None:
+    app = (await voice_gateway(media_timeout=1.0)).app
     store = app[STORE]
-    await register_phone(store)
     now = datetime.now(UTC)
     alarm, _ = await store.raise_alarm(
         NewAlarm("phone-1", AlarmType.FALL, now, None, None, "http"), now
@@ -87,7 +41,7 @@ async def test_call_with_x_alarm_id_is_answered_and_its_voice_reaches_the_alarm(
     )
     phone = await sipp(
         "uac_alarm.xml",
-        target(app),
+        sip_target(app),
         keys={"alarm_id": alarm.id, "codecs": "0 8"},
         fill={"AUDIO": str(speech.ulaw), "HOLD_MS": str(int(speech.seconds * 1000) + 2500)},
     )
@@ -115,12 +69,12 @@ async def test_call_with_x_alarm_id_is_answered_and_its_voice_reaches_the_alarm(
 
 
 async def test_known_phone_without_alarm_id_opens_an_sos_alarm(
-    app: web.Application, sipp: RunSipp, speech: Speech
+    voice_gateway: StartGateway, sipp: RunSipp, speech: Speech
 ) -> None:
-    await register_phone(app[STORE])
+    app = (await voice_gateway()).app
     phone = await sipp(
         "uac_alarm.xml",
-        target(app),
+        sip_target(app),
         keys={"alarm_id": "", "codecs": "0"},
         fill={"AUDIO": str(speech.ulaw), "HOLD_MS": "1500"},
     )
@@ -134,12 +88,13 @@ async def test_known_phone_without_alarm_id_opens_an_sos_alarm(
 
 
 async def test_unknown_caller_is_refused_with_403(
-    app: web.Application, sipp: RunSipp, speech: Speech
+    voice_gateway: StartGateway, sipp: RunSipp, speech: Speech
 ) -> None:
-    store = app[STORE]  # no device registered with phone-1's SIP identity
+    app = (await voice_gateway(phone=False)).app  # nobody registered with phone-1's identity
+    store = app[STORE]
     phone = await sipp(
         "uac_alarm.xml",
-        target(app),
+        sip_target(app),
         keys={"alarm_id": "01UNKNOWN", "codecs": "0"},
         fill={"AUDIO": str(speech.ulaw), "HOLD_MS": "500"},
     )

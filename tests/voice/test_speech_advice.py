@@ -10,50 +10,29 @@ from typing import Any
 import pytest
 
 from gateway.alarm.types import AlarmType
-from gateway.api.keys import BUS, STORE, VOICE
-from gateway.app import make_app
-from gateway.auth import token_hash
-from gateway.config.schema import Settings, SpeechSection, VoiceSection
-from gateway.sip.config import SipConfig
+from gateway.api.keys import BUS, STORE
 from gateway.store.records import NewAlarm
-from tests.conftest import AiohttpClient, eventually
-from tests.sip.conftest import TAP_RATE, RunSipp, Speech, rtp_base, sipp, speech
+from tests.conftest import eventually
+from tests.sip.conftest import RunSipp, Speech
+from tests.voice.conftest import StartGateway, sip_target
 
 pytestmark = pytest.mark.integration
-__all__ = ["sipp", "speech"]  # fixtures used by name below
 
 
 async def test_distress_in_the_call_reaches_the_alarm_and_the_consoles(
-    settings: Settings, aiohttp_client: AiohttpClient, sipp: RunSipp, speech: Speech
+    voice_gateway: StartGateway, sipp: RunSipp, speech: Speech
 ) -> None:
-    configured = settings.model_copy(
-        update={
-            "voice": VoiceSection(enabled=True),
-            "speech": SpeechSection(enabled=True, language="en"),
-            "sip": SipConfig(
-                workers=1,
-                base_port=0,
-                rtp_base_port=rtp_base(),
-                rtp_ports_per_worker=40,
-                tap_rate=TAP_RATE,
-            ),
-        }
-    )
-    client = await aiohttp_client(make_app(configured))
-    app = client.app
+    app = (await voice_gateway(speech=True)).app
     store = app[STORE]
     now = datetime.now(UTC)
-    await store.add_device("phone-1", token_hash("t"), now, sip_uri="sip:phone-1@127.0.0.1")
     alarm, _ = await store.raise_alarm(
         NewAlarm("phone-1", AlarmType.FALL, now, None, None, "http"), now
     )
     live: list[dict[str, Any]] = []
     app[BUS].add_listener(lambda message: live.append(dict(message)))
-    supervisor = app[VOICE].supervisor
-    assert supervisor is not None
     phone = await sipp(
         "uac_alarm.xml",
-        f"127.0.0.1:{supervisor.worker_ports()[0]}",
+        sip_target(app),
         keys={"alarm_id": alarm.id, "codecs": "0"},
         fill={"AUDIO": str(speech.ulaw), "HOLD_MS": str(int(speech.seconds * 1000) + 3000)},
     )

@@ -10,38 +10,22 @@ import pytest
 from gateway.alarm.events import Accepted
 from gateway.alarm.types import AlarmType
 from gateway.api.keys import STORE, VOICE
-from gateway.app import make_app
 from gateway.auth import hash_password, token_hash
-from gateway.config.schema import Settings, VoiceSection
-from gateway.sip.config import SipConfig
 from gateway.store.records import NewAlarm, Role
-from tests.conftest import AiohttpClient, eventually
-from tests.sip.conftest import TAP_RATE, RunSipp, Speech, free_udp_port, rtp_base, sipp, speech
+from tests.conftest import eventually
+from tests.sip.conftest import RunSipp, Speech, free_udp_port
+from tests.voice.conftest import StartGateway, sip_target
 
 pytestmark = pytest.mark.integration
-__all__ = ["sipp", "speech"]  # fixtures used by name below
 
 
 async def test_station_listens_then_talks_and_every_step_is_in_the_timeline(
-    settings: Settings, aiohttp_client: AiohttpClient, sipp: RunSipp, speech: Speech
+    voice_gateway: StartGateway, sipp: RunSipp, speech: Speech
 ) -> None:
-    configured = settings.model_copy(
-        update={
-            "voice": VoiceSection(enabled=True),
-            "sip": SipConfig(
-                workers=1,
-                base_port=0,
-                rtp_base_port=rtp_base(),
-                rtp_ports_per_worker=40,
-                tap_rate=TAP_RATE,
-            ),
-        }
-    )
-    client = await aiohttp_client(make_app(configured))
+    client = await voice_gateway()
     app = client.app
     store = app[STORE]
     now = datetime.now(UTC)
-    await store.add_device("phone-1", token_hash("t"), now, sip_uri="sip:phone-1@127.0.0.1")
     await store.add_user("ana", Role.OPERATOR, hash_password("x" * 12), now)
     ana = await store.user_by_name("ana")
     assert ana is not None
@@ -50,11 +34,9 @@ async def test_station_listens_then_talks_and_every_step_is_in_the_timeline(
     alarm, _ = await store.raise_alarm(
         NewAlarm("phone-1", AlarmType.SOS, now, None, None, "http"), now
     )
-    supervisor = app[VOICE].supervisor
-    assert supervisor is not None
     phone = await sipp(
         "uac_alarm.xml",
-        f"127.0.0.1:{supervisor.worker_ports()[0]}",
+        sip_target(app),
         keys={"alarm_id": alarm.id, "codecs": "0"},
         fill={"AUDIO": str(speech.ulaw), "HOLD_MS": "15000"},
     )

@@ -1,0 +1,61 @@
+"""A real gateway app with real SIP workers on free ports; sipp and test speech from tests/sip."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import pytest
+from aiohttp import web
+
+from gateway.api.keys import STORE, VOICE
+from gateway.app import make_app
+from gateway.auth import token_hash
+from gateway.config.schema import Settings, SpeechSection, VoiceSection
+from gateway.sip.config import SipConfig
+from tests.conftest import AiohttpClient, Client
+from tests.sip.conftest import TAP_RATE, rtp_base, sipp, speech
+
+__all__ = ["sipp", "speech"]  # fixtures shared with tests/sip
+PHONE = "sip:phone-1@127.0.0.1"
+"""sipp's first phone calls from sip:phone-1@127.0.0.1:<its port>."""
+
+StartGateway = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture
+def voice_gateway(settings: Settings, aiohttp_client: AiohttpClient) -> StartGateway:
+    """Start the app with one SIP worker; phone-1 registered unless ``phone=False``."""
+
+    async def start(
+        *, phone: bool = True, speech: bool = False, media_timeout: float = 5.0
+    ) -> Client:
+        configured = settings.model_copy(
+            update={
+                "voice": VoiceSection(enabled=True),
+                "speech": SpeechSection(enabled=speech, language="en"),
+                "sip": SipConfig(
+                    workers=1,
+                    base_port=0,
+                    rtp_base_port=rtp_base(),
+                    rtp_ports_per_worker=40,
+                    tap_rate=TAP_RATE,
+                    media_timeout=media_timeout,
+                ),
+            }
+        )
+        client = await aiohttp_client(make_app(configured))
+        if phone:
+            await client.app[STORE].add_device(
+                "phone-1", token_hash("phone-1"), datetime.now(UTC), sip_uri=PHONE
+            )
+        return client
+
+    return start
+
+
+def sip_target(app: web.Application) -> str:
+    """host:port of the app's first SIP worker."""
+    supervisor = app[VOICE].supervisor
+    assert supervisor is not None
+    return f"127.0.0.1:{supervisor.worker_ports()[0]}"
