@@ -145,6 +145,10 @@ async def _voice_ctx(app: web.Application) -> AsyncIterator[None]:
         supervisor = SipSupervisor(app[SETTINGS].sip, voice)
         voice.supervisor = supervisor
         await supervisor.start()
+        if app[SETTINGS].sip.base_port == 0:  # ports chosen by the OS: tell phones the real one
+            voice.sip_uri = (
+                f"sip:alarm@{app[SETTINGS].sip.bind_address}:{supervisor.worker_ports()[0]}"
+            )
         log.info("SIP workers listening", extra={"ports": supervisor.worker_ports()})
     yield
     if voice.supervisor is not None:

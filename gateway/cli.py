@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import getpass
 import logging
@@ -19,6 +20,7 @@ from gateway.auth import hash_password, token_hash
 from gateway.config.errors import ConfigError
 from gateway.config.load import check_all, load_settings
 from gateway.config.schema import Settings
+from gateway.demo import run_demo
 from gateway.ids import new_secret
 from gateway.log import setup_logging
 from gateway.phone import cli as phone_cli
@@ -42,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     with_config(sub.add_parser("run", help="run the gateway"))
+    demo = with_config(
+        sub.add_parser("demo", help="run the gateway with a demo operator and a simulated phone")
+    )
+    demo.add_argument("--every", type=float, help="raise another demo alarm every N seconds")
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("file", type=Path)
 
@@ -94,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.log.level, settings.log.format)
     if args.command == "run":
         _run(settings)
+        return 0
+    if args.command == "demo":
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_demo(settings, every_s=args.every))
         return 0
     if args.command == "models":
         return _models(settings, args)

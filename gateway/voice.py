@@ -65,6 +65,8 @@ class VoiceService:
         self._metrics = metrics
         self._clock = journal.clock
         self.supervisor: SipSupervisor | None = None
+        self.sip_uri: str | None = None
+        """Where phones call when it differs from ``[voice] sip_uri`` (OS-chosen ports)."""
         self._listeners: list[AudioListener] = []
         self._end_listeners: list[Callable[[str], None]] = []
         self._phone_calls: dict[str, str] = {}  # alarm id -> live phone call id

@@ -23,7 +23,7 @@ from gateway.alarm.events import (
 from gateway.alarm.machine import AlarmProtocolError
 from gateway.alarm.types import AlarmState
 from gateway.api.errors import ApiError, ConflictError, Invalid, NotFoundError
-from gateway.api.keys import BUS, CLOCK, JOURNAL, METRICS, SETTINGS, STORE
+from gateway.api.keys import BUS, CLOCK, JOURNAL, METRICS, SETTINGS, STORE, VOICE
 from gateway.api.request import parse_json, read_body, require_device, require_user
 from gateway.api.schemas import (
     AlarmCreated,
@@ -80,7 +80,10 @@ async def create_alarm(request: web.Request) -> web.Response:
     answer = AlarmCreated(
         id=alarm.id,
         state=alarm.state,
-        voice=VoiceAttach(sip_uri=voice.sip_uri, headers={voice.alarm_id_header: alarm.id}),
+        voice=VoiceAttach(
+            sip_uri=request.app[VOICE].sip_uri or voice.sip_uri,
+            headers={voice.alarm_id_header: alarm.id},
+        ),
         alarm=AlarmOut.of(alarm, with_timeline=True),
     )
     headers = {"Location": f"/api/v1/alarms/{alarm.id}"}
