@@ -32,8 +32,6 @@ from gateway.store.records import AlarmRecord
 ACCEPT_TARGETS_S: tuple[float, float] = (10.0, 40.0)
 #: Kind of the note the console writes when the operator settles the doubt.
 DOUBT_REMOVED = "doubt_removed"
-#: Kind of the notes the console writes when someone listens to or talks on the call.
-AUDIO_NOTE = "audio"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +81,9 @@ def facts(alarm: AlarmRecord) -> AlarmFacts:
             doubt_at = entry.at
         if entry.kind == "cancelled_by_agent" and accepted_at is None:
             cancelled_before_accept = True
-        is_audio = entry.kind == "noted" and entry.data.get("kind") == AUDIO_NOTE
-        if is_audio and entry.actor not in listeners:
-            listeners.append(entry.actor)
+        listener = entry.data.get("operator") if entry.kind == "listen_started" else None
+        if listener is not None and listener not in listeners:
+            listeners.append(str(listener))
     return AlarmFacts(
         id=alarm.id,
         device_id=alarm.device_id,

@@ -1,4 +1,4 @@
-"""Recording console actions and releasing the alarms of operators whose console is gone.
+"""The console's lifecycle: audio hub wiring, console presence, and releasing abandoned alarms.
 
 ``ConsoleWatch`` is the asyncio adapter around the pure :class:`Presence`: it
 owns the one timer, and when an operator's grace runs out it applies
@@ -11,38 +11,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from gateway.alarm.events import AlarmEvent, Released
+from gateway.alarm.events import ListenEnded, Noted, Released
 from gateway.alarm.machine import AlarmProtocolError
 from gateway.alarm.types import AlarmState
-from gateway.api.keys import BUS, CLOCK, STORE
-from gateway.api.schemas import alarm_message
+from gateway.api.keys import BUS, JOURNAL, RECORDER, STORE, VOICE
+from gateway.sip.errors import SipError
 from gateway.store.errors import NotFound
-from gateway.store.records import AlarmRecord
+from gateway.voice import VoiceService
 from gateway.web.access import may_hear
 from gateway.web.presence import DEFAULT_GRACE_S, Presence
-from gateway.webrtc.leg import AudioHub
+from gateway.webrtc.leg import AudioHub, Leg
 
 log = logging.getLogger("gateway.console")
 DISCONNECTED = "console disconnected"
 #: Timeline actor of releases the gateway makes on its own (the operator did not act).
 GATEWAY_ACTOR = "gateway"
+#: The ``channel`` of ListenStarted/ListenEnded for browser legs.
+WEBRTC = "webrtc"
 HANDLED_STATES = (AlarmState.ACCEPTED, AlarmState.ESCALATED)
 
 HUB = web.AppKey("audio_hub", AudioHub)
-
-
-async def record(app: web.Application, alarm_id: str, event: AlarmEvent, actor: str) -> AlarmRecord:
-    """Apply ``event`` through the store (one transaction) and tell live consoles.
-
-    Raises NotFound or AlarmProtocolError, as the store does.
-    """
-    alarm = await app[STORE].apply(alarm_id, event, actor, app[CLOCK]())
-    app[BUS].publish(alarm_message(alarm))
-    return alarm
 
 
 async def release_abandoned(app: web.Application, operator: str) -> list[str]:
@@ -53,7 +45,7 @@ async def release_abandoned(app: web.Application, operator: str) -> list[str]:
         if alarm.handler != operator:
             continue
         try:
-            await record(app, alarm.id, Released(operator, DISCONNECTED), GATEWAY_ACTOR)
+            await app[JOURNAL].record(alarm.id, Released(operator, DISCONNECTED), GATEWAY_ACTOR)
         except (AlarmProtocolError, NotFound) as exc:  # closed or taken meanwhile
             log.info("release skipped: %s", exc, extra={"alarm_id": alarm.id})
             continue
@@ -100,6 +92,39 @@ class ConsoleWatch:
 WATCH = web.AppKey("console_watch", ConsoleWatch)
 
 
+class CallBacks:
+    """Phone call-backs asked for from the console: they ring for up to a minute, so
+    they run in the background and a failure is written to the timeline."""
+
+    CALLBACK_NOTE = "callback"
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, voice: VoiceService, alarm_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._call(voice, alarm_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _call(self, voice: VoiceService, alarm_id: str) -> None:
+        try:
+            await voice.callback_phone(alarm_id)
+        except Exception as exc:  # every failure must reach the operator, never vanish
+            log.warning("call back failed: %s", exc, extra={"alarm_id": alarm_id})
+            note = Noted(self.CALLBACK_NOTE, f"call back failed: {exc}")
+            await self._app[JOURNAL].try_record(alarm_id, note, GATEWAY_ACTOR)
+
+    async def close(self) -> None:
+        for task in tuple(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+CALLBACKS = web.AppKey("console_callbacks", CallBacks)
+
+
 async def hang_up_unauthorised(app: web.Application) -> None:
     """Follow alarm changes on the bus: hang up legs whose operator may no longer hear.
 
@@ -124,11 +149,40 @@ async def hang_up_unauthorised(app: web.Application) -> None:
         log.warning("console watch missed alarm events; resubscribing")
 
 
+def talk_to_phone(voice: VoiceService) -> Callable[[str, bytes, int], None]:
+    """Operator speech to the alarm's live phone call, if there is one."""
+
+    def send(alarm_id: str, pcm: bytes, rate: int) -> None:
+        call_id = voice.phone_call(alarm_id)
+        if call_id is None or voice.supervisor is None:
+            return
+        try:
+            voice.supervisor.send_audio(call_id, pcm, rate)
+        except SipError:  # the call ended between the lookup and the send
+            log.debug("operator audio for a call that ended", extra={"alarm_id": alarm_id})
+
+    return send
+
+
 async def console_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Audio hub and console watch: started with the app, legs hung up at shutdown."""
-    app[HUB] = AudioHub()
+    """Audio hub wired to the voice channel and recorder, console watch; legs hung up at the end."""
+    journal = app[JOURNAL]
+
+    def leg_closed(leg: Leg) -> None:
+        journal.record_soon(leg.alarm_id, ListenEnded(leg.operator, WEBRTC), leg.operator)
+
+    hub = AudioHub(on_closed=leg_closed)
+    app[HUB] = hub
+    voice = app.get(VOICE)
+    if voice is not None:
+        voice.add_audio_listener(hub.feed, ended=hub.call_ended)
+        hub.add_talk_listener(talk_to_phone(voice))
+    recorder = app.get(RECORDER)
+    if recorder is not None:
+        hub.add_talk_listener(recorder.operator_audio)
     watch = ConsoleWatch(app)
     app[WATCH] = watch
+    app[CALLBACKS] = CallBacks(app)
     tasks = (
         asyncio.create_task(watch.run(), name="console-watch"),
         asyncio.create_task(hang_up_unauthorised(app), name="console-hangup"),
@@ -138,4 +192,5 @@ async def console_ctx(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    await app[HUB].close()
+    await app[CALLBACKS].close()
+    await hub.close()

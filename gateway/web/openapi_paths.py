@@ -139,6 +139,19 @@ def console_paths() -> dict[str, Any]:
                 "responses": {"204": {"description": "Hung up"}, **_errors(401, 403)},
             }
         },
+        "/api/v1/alarms/{alarm_id}/callback": {
+            "post": {
+                "summary": "Call the alarm's phone back with auto-answer (handling operator); "
+                "the outcome shows in the timeline",
+                "security": _STAFF,
+                "parameters": [_ALARM_ID],
+                "responses": {
+                    "202": {"description": "Calling"},
+                    **_errors(401, 403, 404, 409, 413),
+                    "503": {"description": "The SIP voice channel is not running"},
+                },
+            }
+        },
         "/api/v1/alarms/{alarm_id}/doubt-removed": _post(
             "Record the result of doubt removal (handling operator)",
             DoubtIn,

@@ -6,24 +6,27 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from gateway.alarm.events import Noted
+from gateway.alarm.events import AlarmEvent, ListenStarted, Noted
 from gateway.alarm.machine import AlarmProtocolError
 from gateway.alarm.types import AlarmState
 from gateway.api.errors import ConflictError, Forbidden, Invalid, NotFoundError
-from gateway.api.keys import STORE
-from gateway.api.request import parse_json, require_user
+from gateway.api.keys import JOURNAL, STORE, VOICE
+from gateway.api.request import parse_json, read_body, require_user
+from gateway.api.routes_stations import Unavailable
 from gateway.api.schemas import AlarmOut
-from gateway.review.figures import AUDIO_NOTE, DOUBT_REMOVED
+from gateway.review.figures import DOUBT_REMOVED
 from gateway.store.errors import NotFound
 from gateway.store.records import AlarmRecord, Role, User
 from gateway.web.access import may_hear
-from gateway.web.live import HUB, WATCH, record
+from gateway.web.live import CALLBACKS, HUB, WATCH, WEBRTC, CallBacks
 from gateway.web.schemas import AnswerOut, DoubtIn, OfferIn, TalkIn, TalkOut
 from gateway.webrtc.leg import SignallingError
 
 log = logging.getLogger("gateway.console")
 routes = web.RouteTableDef()
 HANDLERS = (Role.OPERATOR, Role.SUPERVISOR)
+#: Note kind of a listen/talk switch (the SIP stations write the same).
+AUDIO_MODE = "audio.mode"
 
 
 @routes.get("/api/v1/console/presence")
@@ -57,11 +60,11 @@ async def _alarm_for_audio(request: web.Request, user: User) -> AlarmRecord:
     return alarm
 
 
-async def _note(
-    request: web.Request, alarm_id: str, kind: str, text: str, user: User
+async def _record(
+    request: web.Request, alarm_id: str, event: AlarmEvent, user: User
 ) -> AlarmRecord:
     try:
-        return await record(request.app, alarm_id, Noted(kind, text), user.name)
+        return await request.app[JOURNAL].record(alarm_id, event, user.name)
     except NotFound:
         raise NotFoundError(f"no alarm {alarm_id!r}") from None
     except AlarmProtocolError as exc:
@@ -80,7 +83,7 @@ async def audio_offer(request: web.Request) -> web.Response:
         )
     except SignallingError as exc:
         raise Invalid(str(exc)) from None
-    await _note(request, alarm.id, AUDIO_NOTE, "listening", user)
+    await _record(request, alarm.id, ListenStarted(user.name, WEBRTC, "listen"), user)
     return web.json_response(AnswerOut(type="answer", sdp=sdp).model_dump())
 
 
@@ -95,17 +98,44 @@ async def audio_mode(request: web.Request) -> web.Response:
         raise ConflictError("no audio connection: send an offer first")
     if leg.talking != body.talk:
         request.app[HUB].set_talking(alarm.id, user.name, body.talk)
-        await _note(request, alarm.id, AUDIO_NOTE, "talking" if body.talk else "listening", user)
+        mode = "talk" if body.talk else "listen"
+        await _record(request, alarm.id, Noted(AUDIO_MODE, f"{WEBRTC}: {mode}"), user)
     return web.json_response(TalkOut(talk=body.talk).model_dump())
 
 
 @routes.delete("/api/v1/alarms/{alarm_id}/audio")
 async def audio_hangup(request: web.Request) -> web.Response:
+    """Hang up this operator's leg (the hub records ``listen_ended``)."""
     user = await require_user(request, *HANDLERS)
-    alarm_id = request.match_info["alarm_id"]
-    if await request.app[HUB].close_leg(alarm_id, user.name):
-        await _note(request, alarm_id, AUDIO_NOTE, "stopped listening", user)
+    await request.app[HUB].close_leg(request.match_info["alarm_id"], user.name)
     return web.Response(status=204)
+
+
+@routes.post("/api/v1/alarms/{alarm_id}/callback")
+async def call_back(request: web.Request) -> web.Response:
+    """Call the alarm's phone back (handling operator); progress shows in the timeline."""
+    user = await require_user(request, *HANDLERS)
+    await read_body(request)
+    alarm = await _handled_by(request, user, "call the phone back")
+    voice = request.app[VOICE]
+    if voice.supervisor is None:
+        raise Unavailable("the SIP voice channel is not running on this gateway")
+    if voice.phone_call(alarm.id) is not None:
+        raise ConflictError("the phone is already on a call for this alarm")
+    await _record(request, alarm.id, Noted(CallBacks.CALLBACK_NOTE, "call back requested"), user)
+    request.app[CALLBACKS].start(voice, alarm.id)
+    return web.json_response({"status": "calling"}, status=202)
+
+
+async def _handled_by(request: web.Request, user: User, action: str) -> AlarmRecord:
+    """The open alarm of the URL, which ``user`` must be handling to ``action``."""
+    alarm_id = request.match_info["alarm_id"]
+    alarm = await request.app[STORE].get_alarm(alarm_id)
+    if alarm is None:
+        raise NotFoundError(f"no alarm {alarm_id!r}")
+    if alarm.handler != user.name:
+        raise ConflictError(f"only the operator handling the alarm may {action}")
+    return alarm
 
 
 @routes.post("/api/v1/alarms/{alarm_id}/doubt-removed")
@@ -113,12 +143,7 @@ async def doubt_removed(request: web.Request) -> web.Response:
     """Record the result of doubt removal; only the handling operator may."""
     user = await require_user(request, *HANDLERS)
     body = await parse_json(request, DoubtIn)
-    alarm_id = request.match_info["alarm_id"]
-    alarm = await request.app[STORE].get_alarm(alarm_id)
-    if alarm is None:
-        raise NotFoundError(f"no alarm {alarm_id!r}")
-    if alarm.handler != user.name:
-        raise ConflictError("only the operator handling the alarm may record doubt removal")
+    alarm = await _handled_by(request, user, "record doubt removal")
     text = body.verdict if body.comment is None else f"{body.verdict}: {body.comment}"
-    alarm = await _note(request, alarm_id, DOUBT_REMOVED, text, user)
+    alarm = await _record(request, alarm.id, Noted(DOUBT_REMOVED, text), user)
     return web.json_response(AlarmOut.of(alarm, with_timeline=True).model_dump(mode="json"))

@@ -31,8 +31,9 @@ from gateway.media.pcm import FRAME_MS, RATES, Reframer
 
 log = logging.getLogger("gateway.webrtc")
 
-#: Receives operator speech: (20 ms s16le mono frame, sample rate).
-PcmSink = Callable[[bytes, int], None]
+#: Receives audio of an alarm: (alarm id, s16le mono PCM, sample rate). The same shape
+#: as ``gateway.voice.AudioListener``, so the hub plugs into the voice channel as is.
+AlarmAudio = Callable[[str, bytes, int], None]
 
 BROWSER_RATE = 48000
 SAMPLES_PER_FRAME = BROWSER_RATE * FRAME_MS // 1000
@@ -114,6 +115,8 @@ class Leg:
     #: listening as a supervisor (silent monitoring), not as the handling operator
     monitor: bool = False
     talking: bool = False
+    #: the browser's offer was answered (the leg existed for the operator)
+    answered: bool = False
     #: operator frames delivered to the sink (talk mode) and discarded (listen mode)
     frames_sent: int = 0
     frames_muted: int = 0
@@ -123,31 +126,39 @@ class Leg:
 class AudioHub:
     """Every WebRTC leg of every alarm: caller audio fans out, operator talk fans in.
 
-    The SIP side calls :meth:`feed` with the caller's frames and registers where
-    operator speech goes with :meth:`set_sink`; the console routes open, switch
-    and close legs.
+    The voice channel calls :meth:`feed` with the caller's frames and
+    :meth:`call_ended` when the call is over; :meth:`add_talk_listener` says
+    where operator speech goes (the phone, the recorder). ``on_closed`` hears
+    of every answered leg that ends, whatever the reason, for the timeline.
     """
 
-    def __init__(self, sink_rate: int = 16000) -> None:
+    def __init__(
+        self, sink_rate: int = 16000, on_closed: Callable[[Leg], None] | None = None
+    ) -> None:
         if sink_rate not in RATES:
             raise ValueError(f"sink rate must be one of {RATES}, got {sink_rate}")
         self.sink_rate = sink_rate
+        self._on_closed = on_closed
         self._legs: dict[tuple[str, str], Leg] = {}
-        self._sinks: dict[str, PcmSink] = {}
+        self._talk_listeners: list[AlarmAudio] = []
+        self._closing: set[asyncio.Task[None]] = set()
 
-    # --- the SIP side ---------------------------------------------------------------
+    # --- the voice side -------------------------------------------------------------
 
     def feed(self, alarm_id: str, pcm: bytes, rate: int) -> None:
         """Caller audio for ``alarm_id``: every browser listening hears it."""
         for leg in self.legs(alarm_id):
             leg.source.feed(pcm, rate)
 
-    def set_sink(self, alarm_id: str, sink: PcmSink | None) -> None:
-        """Where operator speech on ``alarm_id`` goes (None: nowhere)."""
-        if sink is None:
-            self._sinks.pop(alarm_id, None)
-        else:
-            self._sinks[alarm_id] = sink
+    def call_ended(self, alarm_id: str) -> None:
+        """The alarm's call is over: hang up its browsers (from a synchronous callback)."""
+        task = asyncio.get_running_loop().create_task(self.close_alarm(alarm_id))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def add_talk_listener(self, listener: AlarmAudio) -> None:
+        """``listener`` gets operator speech: 20 ms frames at ``sink_rate``, talk mode only."""
+        self._talk_listeners.append(listener)
 
     # --- the console side -----------------------------------------------------------
 
@@ -189,6 +200,7 @@ class AudioHub:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             pc.addTrack(leg.source)  # the answering side adds its track after the offer
             await pc.setLocalDescription(await pc.createAnswer())
+            leg.answered = True
         except Exception as exc:  # aiortc's SDP parser also fails with asserts and KeyErrors
             await self.close_leg(alarm_id, operator, only=leg)
             detail = str(exc) or f"malformed SDP ({type(exc).__name__})"
@@ -213,15 +225,18 @@ class AudioHub:
         for task in tuple(leg._tasks):
             task.cancel()
         await leg.pc.close()
+        if leg.answered and self._on_closed is not None:
+            self._on_closed(leg)
         return True
 
     async def close_alarm(self, alarm_id: str) -> None:
         """Hang up every leg of an alarm (closed, or its call ended)."""
         for leg in self.legs(alarm_id):
             await self.close_leg(alarm_id, leg.operator)
-        self._sinks.pop(alarm_id, None)
 
     async def close(self) -> None:
+        for task in tuple(self._closing):
+            await task
         for alarm_id, operator in tuple(self._legs):
             await self.close_leg(alarm_id, operator)
 
@@ -242,12 +257,10 @@ class AudioHub:
                 except ValueError:  # a codec clock we cannot resample: nothing to pass on
                     log.exception("operator audio dropped", extra=extra)
                     return
-                sink = self._sinks.get(leg.alarm_id)
                 for out in frames:
                     leg.frames_sent += 1
-                    if sink is None:
-                        continue
-                    try:
-                        sink(out, self.sink_rate)
-                    except Exception:  # the SIP side's failure must not end the leg
-                        log.exception("operator audio sink failed", extra=extra)
+                    for listener in self._talk_listeners:
+                        try:
+                            listener(leg.alarm_id, out, self.sink_rate)
+                        except Exception:  # a failing listener must not end the leg
+                            log.exception("operator audio listener failed", extra=extra)

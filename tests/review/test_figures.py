@@ -65,11 +65,11 @@ def alarm(
 def test_facts_read_first_acceptance_doubt_removal_and_listeners() -> None:
     record = alarm(
         entry(4, "accepted", "alice"),
-        entry(5, "noted", "alice", kind="audio", text="listening"),
+        entry(5, "listen_started", "alice", operator="alice", channel="webrtc", mode="listen"),
         entry(9, "released", "alice", operator="alice", reason="console disconnected"),
         entry(12, "accepted", "bob"),
-        entry(13, "noted", "bob", kind="audio", text="listening"),
-        entry(14, "noted", "alice", kind="audio", text="listening"),
+        entry(13, "listen_started", "bob", operator="bob", channel="sip", mode="listen"),
+        entry(14, "listen_started", "alice", operator="alice", channel="webrtc", mode="listen"),
         entry(30, "noted", "bob", kind="note", text="agent answers"),
         entry(41, "noted", "bob", kind="doubt_removed", text="agent_safe"),
         entry(50, "closed", "bob", outcome="agent_safe"),

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
+from gateway.api.keys import VOICE
+from gateway.sip.events import CallConnected, CallFinished, CallKind, CallRef
 from gateway.store.records import Role
 from gateway.web.live import HUB
 from tests.api.test_alarms import create
@@ -72,17 +75,31 @@ async def test_release_hangs_up_the_handler_and_closure_everyone(
     await api.client.post(f"{base}/accept", headers=sup)
     await api.client.post(f"{base}/close", json={"outcome": "agent_safe"}, headers=sup)
     await expect_hearing(api, alarm_id, set())
-    alarm = await (await api.client.get(base, headers=op)).json()
+    alarm = await wait_for_entries(api, alarm_id, "listen_ended", 2)
     audio = [
-        (e["actor"], e["data"]["text"])
+        (e["kind"], e["actor"], e["data"].get("text", e["data"].get("channel")))
         for e in alarm["timeline"]
-        if e["kind"] == "noted" and e["data"]["kind"] == "audio"
+        if e["kind"] in ("listen_started", "listen_ended")
+        or (e["kind"] == "noted" and e["data"]["kind"] == "audio.mode")
     ]
     assert audio == [
-        ("operator-1", "listening"),
-        ("supervisor-1", "listening"),
-        ("operator-1", "talking"),
+        ("listen_started", "operator-1", "webrtc"),
+        ("listen_started", "supervisor-1", "webrtc"),
+        ("noted", "operator-1", "webrtc: talk"),
+        ("listen_ended", "operator-1", "webrtc"),
+        ("listen_ended", "supervisor-1", "webrtc"),
     ]
+
+
+async def wait_for_entries(api: Api, alarm_id: str, kind: str, count: int) -> dict[str, Any]:
+    """The alarm once its timeline holds ``count`` entries of ``kind`` (written in background)."""
+    for _ in range(60):
+        answer = await api.client.get(f"/api/v1/alarms/{alarm_id}", headers=api.staff())
+        alarm: dict[str, Any] = await answer.json()
+        if sum(e["kind"] == kind for e in alarm["timeline"]) >= count:
+            break
+        await asyncio.sleep(0.05)
+    return alarm
 
 
 async def test_hang_up_is_recorded_once(api: Api, peers: list[RTCPeerConnection]) -> None:
@@ -93,7 +110,27 @@ async def test_hang_up_is_recorded_once(api: Api, peers: list[RTCPeerConnection]
     await connect(api, peers, alarm_id, Role.OPERATOR)
     assert (await api.client.delete(f"{base}/audio", headers=op)).status == 204
     assert (await api.client.delete(f"{base}/audio", headers=op)).status == 204
-    alarm = await (await api.client.get(base, headers=op)).json()
-    texts = [e["data"].get("text") for e in alarm["timeline"] if e["kind"] == "noted"]
-    assert texts == ["listening", "stopped listening"]
+    alarm = await wait_for_entries(api, alarm_id, "listen_ended", 1)
+    kinds = [e["kind"] for e in alarm["timeline"] if e["kind"].startswith("listen")]
+    assert kinds == ["listen_started", "listen_ended"]
     assert api.client.app[HUB].legs(alarm_id) == []
+
+
+async def test_the_hub_follows_the_voice_channel(api: Api, peers: list[RTCPeerConnection]) -> None:
+    """Caller audio reaches the hub through the voice service, and a call's end hangs up."""
+    alarm_id = await create(api)
+    base = f"/api/v1/alarms/{alarm_id}"
+    op = api.staff(Role.OPERATOR)
+    await api.client.post(f"{base}/accept", headers=op)
+    await connect(api, peers, alarm_id, Role.OPERATOR)
+    app = api.client.app
+    leg = app[HUB].leg(alarm_id, "operator-1")
+    assert leg is not None
+    voice = app[VOICE]  # driven as the SIP supervisor drives it
+    call = CallRef("call-1", CallKind.INCOMING, alarm_id, worker=0)
+    voice.on_call_event(CallConnected(call, "PCMU"))
+    assert voice.phone_call(alarm_id) == "call-1"
+    voice.on_audio("call-1", bytes(640), 16000)
+    assert leg.source.dropped == 0 and len(leg.source._frames) == 1
+    voice.on_call_event(CallFinished(call, 200, "BYE"))
+    await expect_hearing(api, alarm_id, set())

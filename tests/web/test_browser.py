@@ -214,7 +214,7 @@ async def test_operator_handles_an_alarm_and_supervisor_reviews_it(
 
     hub = gw.app[HUB]
     sink: list[bytes] = []
-    hub.set_sink(alarm_id, lambda pcm, rate: sink.append(pcm))
+    hub.add_talk_listener(lambda alarm, pcm, rate: sink.append(pcm) if alarm == alarm_id else None)
     await page.click("#listen")
     await expect(page.locator("#audio-state")).to_have_text("Listening silently")
     leg = hub.leg(alarm_id, "operator-1")
@@ -302,7 +302,8 @@ async def test_operator_handles_an_alarm_and_supervisor_reviews_it(
     await expect(review.locator("#tiles .tile").first).to_contain_text("2")
     await expect(review.locator("#tiles")).to_contain_text("False-alarm rate100.0 %")
     await row.click()
-    await expect(review.locator("#detail")).to_contain_text("talking")
+    await expect(review.locator("#detail")).to_contain_text("audio mode \u2013 webrtc: talk")
+    await expect(review.locator("#detail")).to_contain_text("stopped listening")
     await expect(review.locator("#recordings")).to_contain_text("No recording.")
     if shots is not None:
         await review.screenshot(path=str(Path(shots) / "review.png"))

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from typing import cast
 
 import pytest
 
+from gateway.api.keys import VOICE
 from gateway.api.request import csrf_token
+from gateway.sip.errors import CallFailedError
+from gateway.sip.supervisor import SipSupervisor
 from gateway.store.records import Role
 from gateway.web.live import WATCH
 from tests.api.test_alarms import create
@@ -218,3 +222,55 @@ async def test_a_reload_within_the_grace_keeps_the_alarm(api: Api) -> None:
     alarm = await (await api.client.get(f"/api/v1/alarms/{alarm_id}", headers=op)).json()
     assert (alarm["state"], alarm["handler"]) == ("accepted", "operator-1")
     await second.close()
+
+
+class RingingSupervisor:
+    """Stands in for the SIP supervisor: records call-backs, answers with a busy phone."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    async def callback(self, alarm_id: str, uri: str, attempts: int | None = None) -> None:
+        self.calls.append((alarm_id, uri))
+        raise CallFailedError("cb-1", 486, "Busy Here")
+
+
+async def test_call_back_needs_the_handler_and_a_voice_channel(api: Api) -> None:
+    alarm_id = await create(api)
+    base = f"/api/v1/alarms/{alarm_id}"
+    op = api.staff(Role.OPERATOR)
+    refused = await api.client.post(f"{base}/callback", headers=op)
+    assert refused.status == 409
+    assert (await refused.json())["error"]["message"] == (
+        "only the operator handling the alarm may call the phone back"
+    )
+    await api.client.post(f"{base}/accept", headers=op)
+    api.client.app[VOICE].supervisor = None
+    down = await api.client.post(f"{base}/callback", headers=op)
+    assert down.status == 503
+    assert (await down.json())["error"]["message"] == (
+        "the SIP voice channel is not running on this gateway"
+    )
+
+
+async def test_a_failed_call_back_is_written_to_the_timeline(api: Api) -> None:
+    alarm_id = await create(api)
+    base = f"/api/v1/alarms/{alarm_id}"
+    op = api.staff(Role.OPERATOR)
+    await api.client.post(f"{base}/accept", headers=op)
+    ringing = RingingSupervisor()
+    api.client.app[VOICE].supervisor = cast(SipSupervisor, ringing)
+    answer = await api.client.post(f"{base}/callback", headers=op)
+    assert answer.status == 202
+    for _ in range(60):
+        alarm = await (await api.client.get(base, headers=op)).json()
+        notes = [(e["actor"], e["data"]["text"]) for e in alarm["timeline"] if e["kind"] == "noted"]
+        if len(notes) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert notes == [
+        ("operator-1", "call back requested"),
+        ("gateway", "call back failed: call cb-1 failed: 486 Busy Here"),
+    ]
+    assert ringing.calls == [(alarm_id, "sip:p1@127.0.0.1")]
+    api.client.app[VOICE].supervisor = None

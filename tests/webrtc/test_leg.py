@@ -96,10 +96,12 @@ def test_mono_pcm_averages_interleaved_stereo() -> None:
     ],
 )
 async def test_bad_offers_are_refused_and_leave_no_leg(sdp: str, message: str) -> None:
-    hub = AudioHub()
+    closed: list[str] = []
+    hub = AudioHub(on_closed=lambda leg: closed.append(leg.operator))
     with pytest.raises(SignallingError, match=message):
         await hub.open_leg("a1", "op", sdp)
     assert hub.legs("a1") == []
+    assert closed == []  # never answered: nobody listened
 
 
 class ToneTrack(MediaStreamTrack):
@@ -131,17 +133,19 @@ class ToneTrack(MediaStreamTrack):
 async def test_caller_audio_reaches_the_peer_and_talk_mode_gates_the_microphone(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    hub = AudioHub(sink_rate=16000)
+    closed: list[str] = []
+    hub = AudioHub(sink_rate=16000, on_closed=lambda leg: closed.append(leg.operator))
     sink: list[bytes] = []
     failures: list[bytes] = []
 
-    def flaky_sink(pcm: bytes, rate: int) -> None:
+    def flaky_sink(alarm_id: str, pcm: bytes, rate: int) -> None:
+        assert (alarm_id, rate) == ("a1", 16000)
         if not failures:  # a failing SIP side once must not end the leg
             failures.append(pcm)
             raise RuntimeError("sink failed")
         sink.append(pcm)
 
-    hub.set_sink("a1", flaky_sink)
+    hub.add_talk_listener(flaky_sink)
     client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     heard: list[bytes] = []
     pumps: list[asyncio.Task[None]] = []
@@ -186,4 +190,5 @@ async def test_caller_audio_reaches_the_peer_and_talk_mode_gates_the_microphone(
         await client.close()
         await hub.close()
     assert hub.legs("a1") == []
-    assert "operator audio sink failed" in caplog.text
+    assert closed == ["op"]
+    assert "operator audio listener failed" in caplog.text

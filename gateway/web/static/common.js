@@ -15,7 +15,7 @@ const STRINGS = {
     discreet_warning: "Discreet alarm: listen first; speaking could put the agent in danger.",
     talking: "Talking: the agent hears you",
     listening: "Listening silently", not_connected: "Not connected",
-    callback: "Call the phone back", callback_unavailable: "Not available: the voice channel is not connected to this console yet",
+    callback: "Call the phone back", callback_hint: "Call the phone with auto-answer; the timeline shows the result", callback_started: "Calling the phone back…",
     doubt: "Doubt removal", false_alarm: "False alarm", agent_safe: "Agent safe",
     emergency_confirmed: "Emergency confirmed", dispatch: "Dispatch emergency services",
     police: "Police (17)", samu: "SAMU (15)", fire: "Fire brigade (18)", e112: "European emergency (112)",
@@ -46,7 +46,8 @@ const STRINGS = {
       escalated: "escalated", closed: "closed", location_updated: "position update",
       voice_connected: "voice connected", voice_lost: "voice lost", cancelled_by_agent: "cancelled by the agent",
       note: "note", audio: "audio", doubt_removed: "doubt removed", transcribed: "transcript",
-      cue_heard: "cue heard", assessed: "assessment" },
+      cue_heard: "cue heard", assessed: "assessment", listen_started: "started listening",
+      listen_ended: "stopped listening", "audio.mode": "audio mode", callback: "call back" },
   },
   fr: {
     title: "Passerelle d'alarmes", login: "Se connecter", name: "Nom", password: "Mot de passe",
@@ -61,7 +62,7 @@ const STRINGS = {
     discreet_warning: "Alarme discrète : écoutez d'abord ; parler pourrait mettre le travailleur en danger.",
     talking: "En phonie : le travailleur vous entend",
     listening: "Écoute discrète", not_connected: "Non connecté",
-    callback: "Rappeler le téléphone", callback_unavailable: "Indisponible : la voie phonie n'est pas encore reliée à cette console",
+    callback: "Rappeler le téléphone", callback_hint: "Appeler le téléphone en décroché automatique ; l'historique montre le résultat", callback_started: "Rappel du téléphone en cours…",
     doubt: "Levée de doute", false_alarm: "Fausse alerte", agent_safe: "Travailleur en sécurité",
     emergency_confirmed: "Urgence confirmée", dispatch: "Engager les secours",
     police: "Police (17)", samu: "SAMU (15)", fire: "Pompiers (18)", e112: "Urgence européenne (112)",
@@ -92,7 +93,8 @@ const STRINGS = {
       escalated: "escaladée", closed: "clôturée", location_updated: "nouvelle position",
       voice_connected: "phonie établie", voice_lost: "phonie perdue", cancelled_by_agent: "annulée par le travailleur",
       note: "note", audio: "audio", doubt_removed: "levée de doute", transcribed: "transcription",
-      cue_heard: "indice entendu", assessed: "évaluation" },
+      cue_heard: "indice entendu", assessed: "évaluation", listen_started: "début d'écoute",
+      listen_ended: "fin d'écoute", "audio.mode": "mode audio", callback: "rappel" },
   },
 };
 

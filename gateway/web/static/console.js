@@ -111,6 +111,7 @@ function renderCard() {
   $("talk").disabled = !state.leg;
   $("discreet-warning").hidden = alarm.type !== "discreet";
   $("hangup").disabled = !state.leg;
+  $("callback").disabled = !(mine && open);
   $("timeline").replaceChildren(...(alarm.timeline || []).map(gw.entryItem));
   renderTranscript();
 }
@@ -311,6 +312,11 @@ document.addEventListener("DOMContentLoaded", () => {
   $("listen").addEventListener("click", listen);
   $("talk").addEventListener("click", toggleTalk);
   $("hangup").addEventListener("click", hangup);
+  $("callback").addEventListener("click", async () => {
+    if (await run(() => gw.api("POST", `/api/v1/alarms/${state.selected.id}/callback`))) {
+      $("audio-state").textContent = gw.t("callback_started");
+    }
+  });
   document.querySelectorAll("[data-verdict]").forEach((b) => b.addEventListener("click",
     () => act("doubt-removed", { verdict: b.dataset.verdict })));
   $("dispatch-form").addEventListener("submit", (ev) => {
