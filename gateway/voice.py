@@ -55,6 +55,18 @@ def sip_identity(value: str) -> str:
     return f"{scheme.lower()}:{user or ''}{host.lower()}"
 
 
+def callback_uri(contact: str) -> str:
+    """The address to call a phone back at, from the Contact header of its last call.
+
+    ``<sip:a7@10.1.2.3:5062;transport=udp>;expires=60`` -> ``sip:a7@10.1.2.3:5062;transport=udp``:
+    unlike the identity, the port and URI parameters are kept (that is where it listens).
+    """
+    value = contact.strip()
+    if "<" in value and ">" in value:
+        return value[value.index("<") + 1 : value.index(">")]
+    return value.split(";", 1)[0].strip()
+
+
 class VoiceService:
     """Attaches SIP calls to alarms and fans the caller's audio out."""
 
@@ -70,6 +82,7 @@ class VoiceService:
         self._listeners: list[AudioListener] = []
         self._end_listeners: list[Callable[[str], None]] = []
         self._phone_calls: dict[str, str] = {}  # alarm id -> live phone call id
+        self._contacts: dict[str, str] = {}  # alarm id -> where its phone last called from
 
     def add_audio_listener(
         self, listener: AudioListener, ended: Callable[[str], None] | None = None
@@ -87,6 +100,14 @@ class VoiceService:
 
     async def on_incoming(self, call: IncomingCall) -> CallDecision:
         """X-Alarm-Id first, then the calling device's identity; unknown callers get 403."""
+        decision = await self._decide(call)
+        if isinstance(decision, Answer):
+            contact = call.header("Contact")
+            if contact is not None:
+                self._contacts[decision.alarm_id] = callback_uri(contact)
+        return decision
+
+    async def _decide(self, call: IncomingCall) -> CallDecision:
         caller = sip_identity(call.from_uri)
         extra = {"sip_call_id": call.sip_call_id, "caller": caller, "remote": call.remote_address}
         if call.alarm_id is not None:
@@ -155,10 +176,13 @@ class VoiceService:
         """Call the alarm's phone back with auto-answer headers (one attempt per step)."""
         supervisor = self._require()
         alarm = await self._alarm(alarm_id)
-        device = await self._store.device_by_id(alarm.device_id)
-        if device is None or device.sip_uri is None:
-            raise RuntimeError(f"device {alarm.device_id!r} has no SIP URI to call back")
-        await supervisor.callback(alarm_id, device.sip_uri, attempts=1)
+        uri = self._contacts.get(alarm_id)
+        if uri is None:
+            device = await self._store.device_by_id(alarm.device_id)
+            if device is None or device.sip_uri is None:
+                raise RuntimeError(f"device {alarm.device_id!r} has no SIP URI to call back")
+            uri = device.sip_uri
+        await supervisor.callback(alarm_id, uri, attempts=1)
 
     async def call_manager(self, alarm_id: str, uri: str, message: str, ack_digit: str) -> bool:
         raise RuntimeError("spoken manager calls are not available on this gateway yet")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -11,7 +12,7 @@ from aiohttp import web
 from gateway.api.keys import STORE, VOICE
 from gateway.app import make_app
 from gateway.auth import token_hash
-from gateway.config.schema import Settings, SpeechSection, VoiceSection
+from gateway.config.schema import DialplanSection, Settings, SpeechSection, VoiceSection
 from gateway.sip.config import SipConfig
 from tests.conftest import AiohttpClient, Client
 from tests.sip.conftest import TAP_RATE, rtp_base, sipp, speech
@@ -28,11 +29,18 @@ def voice_gateway(settings: Settings, aiohttp_client: AiohttpClient) -> StartGat
     """Start the app with one SIP worker; phone-1 registered unless ``phone=False``."""
 
     async def start(
-        *, phone: bool = True, speech: bool = False, media_timeout: float = 5.0
+        *,
+        phone: bool = True,
+        speech: bool = False,
+        media_timeout: float = 5.0,
+        dialplans: Path | None = None,
     ) -> Client:
         configured = settings.model_copy(
             update={
                 "voice": VoiceSection(enabled=True),
+                "dialplan": DialplanSection(
+                    enabled=dialplans is not None, directory=dialplans or Path()
+                ),
                 "speech": SpeechSection(enabled=speech, language="en"),
                 "sip": SipConfig(
                     workers=1,

@@ -1,0 +1,77 @@
+"""A SIP worker dies mid-call: the alarm is marked and the phone is called back where it
+listens, with auto-answer headers; nothing about the alarm is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gateway.alarm.types import AlarmType
+from gateway.api.keys import BUS, STORE, VOICE
+from gateway.api.schemas import alarm_message
+from gateway.store.records import NewAlarm
+from tests.conftest import eventually
+from tests.sip.conftest import RunSipp, Speech, free_udp_port
+from tests.voice.conftest import StartGateway, sip_target
+
+pytestmark = pytest.mark.integration
+
+PLAN = """
+timezone: Europe/Paris
+operator_groups:
+  duty: {members: [ana], strategy: all_at_once}
+routes:
+  - name: everything
+    steps:
+      - {offer: duty, timeout: 300}
+    callback: {attempts: 5, spacing: 1}
+"""
+
+
+async def test_worker_killed_mid_call_marks_the_alarm_and_calls_the_phone_back(
+    voice_gateway: StartGateway, sipp: RunSipp, speech: Speech, tmp_path: Path
+) -> None:
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / "plan.yaml").write_text(PLAN)
+    app = (await voice_gateway(dialplans=tmp_path / "plans")).app
+    store, voice = app[STORE], app[VOICE]
+    now = datetime.now(UTC)
+    alarm, _ = await store.raise_alarm(
+        NewAlarm("phone-1", AlarmType.FALL, now, None, None, "http"), now
+    )
+    app[BUS].publish(alarm_message(alarm))  # as the API does: the dialplan takes it up
+    phone_port = free_udp_port()
+    caller = await sipp(
+        "uac_alarm.xml", sip_target(app), port=phone_port,
+        keys={"alarm_id": alarm.id, "codecs": "0"},
+        fill={"AUDIO": str(speech.ulaw), "HOLD_MS": "30000"},
+    )  # fmt: skip
+    await eventually(lambda: voice.phone_call(alarm.id) is not None, within=10)
+    supervisor = voice.supervisor
+    assert supervisor is not None
+    pid = supervisor.worker_pid(0)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    caller.process.kill()  # the phone notices its call is gone...
+    await caller.process.wait()
+    # ...and listens again where its Contact said (the callback target)
+    answering = await sipp("uas_phone.xml", "", port=phone_port, fill={"AUDIO": str(speech.ulaw)})
+    await eventually(lambda: "INVITE sip:" in answering.log(), within=30)
+    invite = answering.log().split("INVITE sip:", 1)[1].split("\n----", 1)[0]
+    assert "Answer-Mode: Auto" in invite
+    assert f"X-Alarm-Id: {alarm.id}" in invite
+    kinds: list[str] = []
+    async with asyncio.timeout(10):
+        while kinds.count("voice_connected") < 2:  # the alarm's call, then the callback
+            await asyncio.sleep(0.1)
+            stored = await store.get_alarm(alarm.id)
+            assert stored is not None
+            kinds = [e.kind for e in stored.timeline]
+    lost = [e for e in stored.timeline if e.kind == "voice_lost"]
+    assert lost[0].data["reason"] == "the SIP worker carrying the call died"
+    assert kinds.index("voice_lost") < len(kinds) - 1 - kinds[::-1].index("voice_connected")
