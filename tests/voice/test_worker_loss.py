@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.alarm.machine import TimelineEntry
 from gateway.alarm.types import AlarmType
 from gateway.api.keys import BUS, STORE, VOICE
 from gateway.api.schemas import alarm_message
@@ -65,13 +66,14 @@ async def test_worker_killed_mid_call_marks_the_alarm_and_calls_the_phone_back(
     invite = answering.log().split("INVITE sip:", 1)[1].split("\n----", 1)[0]
     assert "Answer-Mode: Auto" in invite
     assert f"X-Alarm-Id: {alarm.id}" in invite
-    kinds: list[str] = []
+    timeline: tuple[TimelineEntry, ...] = ()
     async with asyncio.timeout(10):
-        while kinds.count("voice_connected") < 2:  # the alarm's call, then the callback
+        while [e.kind for e in timeline].count("voice_connected") < 2:  # the call, the callback
             await asyncio.sleep(0.1)
             stored = await store.get_alarm(alarm.id)
             assert stored is not None
-            kinds = [e.kind for e in stored.timeline]
-    lost = [e for e in stored.timeline if e.kind == "voice_lost"]
+            timeline = stored.timeline
+    kinds = [e.kind for e in timeline]
+    lost = [e for e in timeline if e.kind == "voice_lost"]
     assert lost[0].data["reason"] == "the SIP worker carrying the call died"
     assert kinds.index("voice_lost") < len(kinds) - 1 - kinds[::-1].index("voice_connected")
