@@ -205,7 +205,7 @@ async def _speech_ctx(app: web.Application) -> AsyncIterator[None]:
     advisor = SpeechAdvisor(
         service,
         app[JOURNAL],
-        language=lambda _alarm: settings.language,
+        language=lambda alarm_id: app[VOICE].language(alarm_id) or settings.language,
         on_distress=distress,
     )
     app[VOICE].add_audio_listener(advisor.on_audio, ended=advisor.call_ended)

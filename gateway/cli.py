@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
         "--sip-uri", help="the phone's SIP identity, e.g. sip:agent42@example.org"
     )
     add_device.add_argument("--label", help="free text, e.g. the agent's name")
+    add_device.add_argument(
+        "--language", choices=["fr", "en"], help="language the agent speaks on alarm calls"
+    )
 
     models = with_config(sub.add_parser("models", help="list speech models and check they load"))
     models.add_argument("--no-load", action="store_true", help="only check files, do not load")
@@ -108,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "models":
         return _models(settings, args)
     if args.command == "device":
-        return asyncio.run(_add_device(settings, args.id, args.sip_uri, args.label))
+        return asyncio.run(_add_device(settings, args.id, args.sip_uri, args.label, args.language))
     password = _read_password(args.password_stdin)
     if password is None:
         return 2
@@ -175,7 +178,11 @@ async def _open_store(settings: Settings) -> Store:
 
 
 async def _add_device(
-    settings: Settings, device_id: str, sip_uri: str | None, label: str | None
+    settings: Settings,
+    device_id: str,
+    sip_uri: str | None,
+    label: str | None,
+    language: str | None,
 ) -> int:
     if sip_uri is not None:
         identity = sip_identity(sip_uri)
@@ -190,7 +197,12 @@ async def _add_device(
     token = new_secret()
     try:
         await store.add_device(
-            device_id, token_hash(token), utc_now(), sip_uri=sip_uri, label=label
+            device_id,
+            token_hash(token),
+            utc_now(),
+            sip_uri=sip_uri,
+            label=label,
+            language=language,
         )
     except Conflict as exc:
         print(exc, file=sys.stderr)

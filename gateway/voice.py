@@ -83,6 +83,7 @@ class VoiceService:
         self._end_listeners: list[Callable[[str], None]] = []
         self._phone_calls: dict[str, str] = {}  # alarm id -> live phone call id
         self._contacts: dict[str, str] = {}  # alarm id -> where its phone last called from
+        self._languages: dict[str, str] = {}  # alarm id -> its agent's language, if set
 
     def add_audio_listener(
         self, listener: AudioListener, ended: Callable[[str], None] | None = None
@@ -105,7 +106,18 @@ class VoiceService:
             contact = call.header("Contact")
             if contact is not None:
                 self._contacts[decision.alarm_id] = callback_uri(contact)
+            await self._learn_language(decision.alarm_id)
         return decision
+
+    async def _learn_language(self, alarm_id: str) -> None:
+        alarm = await self._store.get_alarm(alarm_id)
+        device = None if alarm is None else await self._store.device_by_id(alarm.device_id)
+        if device is not None and device.language is not None:
+            self._languages[alarm_id] = device.language
+
+    def language(self, alarm_id: str) -> str | None:
+        """The language the alarm's agent speaks, when their device says so."""
+        return self._languages.get(alarm_id)
 
     async def _decide(self, call: IncomingCall) -> CallDecision:
         caller = sip_identity(call.from_uri)

@@ -26,6 +26,8 @@ class Device:
     revoked_at: datetime | None
     dc09_account: str | None = None
     """The agent's account at the monitoring centre; unset: the gateway's default."""
+    language: str | None = None
+    """Language the agent speaks on alarm calls (``fr``, ``en``); unset: the gateway's."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,7 @@ devices = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
     Column("dc09_account", String(16), nullable=True),
+    Column("language", String(8), nullable=True),
 )
 
 users = Table(

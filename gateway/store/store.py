@@ -124,6 +124,7 @@ class Store:
         sip_uri: str | None = None,
         label: str | None = None,
         dc09_account: str | None = None,
+        language: str | None = None,
     ) -> None:
         values = dict(
             id=device_id,
@@ -132,6 +133,7 @@ class Store:
             label=label,
             created_at=now,
             dc09_account=dc09_account,
+            language=language,
         )
         try:
             await self._write(lambda conn: conn.execute(insert(devices).values(**values)))
@@ -579,7 +581,15 @@ def _payload(record: AlarmRecord, entry: TimelineEntry, account: str | None) -> 
 
 
 def _device(row: Row[Any]) -> Device:
-    return Device(row.id, row.sip_uri, row.label, row.created_at, row.revoked_at, row.dc09_account)
+    return Device(
+        row.id,
+        row.sip_uri,
+        row.label,
+        row.created_at,
+        row.revoked_at,
+        row.dc09_account,
+        row.language,
+    )
 
 
 def _user(row: Row[Any]) -> User:

@@ -138,3 +138,10 @@ async def test_history_returns_timelines_in_the_window(store: Store) -> None:
     assert [a.id for a in found] == [inside.id]
     assert [e.kind for e in found[0].timeline] == ["raised", "accepted"]
     assert early.id not in {a.id for a in found}
+
+
+async def test_device_language_is_kept(store: Store) -> None:
+    await store.add_device("phone-fr", "f" * 64, NOW, language="fr")
+    device = await store.device_by_id("phone-fr")
+    assert device is not None
+    assert device.language == "fr"

@@ -34,6 +34,7 @@ def voice_gateway(settings: Settings, aiohttp_client: AiohttpClient) -> StartGat
         speech: bool = False,
         media_timeout: float = 5.0,
         dialplans: Path | None = None,
+        language: str | None = None,
     ) -> Client:
         configured = settings.model_copy(
             update={
@@ -55,7 +56,11 @@ def voice_gateway(settings: Settings, aiohttp_client: AiohttpClient) -> StartGat
         client = await aiohttp_client(make_app(configured))
         if phone:
             await client.app[STORE].add_device(
-                "phone-1", token_hash("phone-1"), datetime.now(UTC), sip_uri=PHONE
+                "phone-1",
+                token_hash("phone-1"),
+                datetime.now(UTC),
+                sip_uri=PHONE,
+                language=language,
             )
         return client
 

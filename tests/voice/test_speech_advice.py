@@ -59,3 +59,35 @@ async def test_distress_in_the_call_reaches_the_alarm_and_the_consoles(
     told = [e.kind.value for e in await store.outbox_after(0)]
     assert told.count("cue.detected") == 1  # the monitoring centre hears of the distress
     assert told.index("voice.connected") < told.index("cue.detected")
+
+
+async def test_a_french_agent_without_a_french_model_is_still_heard_and_told_why(
+    voice_gateway: StartGateway, sipp: RunSipp, speech: Speech
+) -> None:
+    """The device's language picks the model; a missing one degrades advice, not the alarm."""
+    app = (await voice_gateway(speech=True, language="fr")).app
+    store = app[STORE]
+    now = datetime.now(UTC)
+    alarm, _ = await store.raise_alarm(
+        NewAlarm("phone-1", AlarmType.SOS, now, None, None, "http"), now
+    )
+    phone = await sipp(
+        "uac_alarm.xml", sip_target(app), keys={"alarm_id": alarm.id, "codecs": "0"},
+        fill={"AUDIO": str(speech.ulaw), "HOLD_MS": "1000"},
+    )  # fmt: skip
+    assert await phone.wait() == 0
+    notes: list[str] = []
+    kinds: list[str] = []
+    async with asyncio.timeout(20):
+        while not notes:
+            await asyncio.sleep(0.1)
+            stored = await store.get_alarm(alarm.id)
+            assert stored is not None
+            kinds = [e.kind for e in stored.timeline]
+            notes = [
+                str(e.data["text"])
+                for e in stored.timeline
+                if e.data.get("kind") == "speech.degraded"
+            ]
+    assert "fr" in notes[0]
+    assert "voice_connected" in kinds
