@@ -5,7 +5,7 @@ Two measurements in one run, so the ratios hold on a noisy shared machine:
   from the *scheduled* send time so a stalled server cannot hide its queue;
 - closed loop with N concurrent clients: the most alarms per second it accepts.
 
-    .venv/bin/python bench/api_alarms.py --rate 200 --seconds 30
+    .venv/bin/python -m bench.api_alarms --rate 200 --seconds 30
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from common import Gateway, machine, summary
+
+from bench.common import Gateway, machine, summary
 
 ALARM = {
     "type": "sos",

@@ -4,7 +4,7 @@ DC-09 receiver (pysiaalarm, which acknowledges it at once), on loopback.
 A real gateway process; alarms posted open-loop at a fixed rate (default 50/s);
 latency per alarm = receiver callback time - 201 time, both on this process's clock.
 
-    .venv/bin/python bench/dc09_forwarding.py --rate 50 --seconds 30
+    .venv/bin/python -m bench.dc09_forwarding --rate 50 --seconds 30
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from common import Gateway, free_port, machine, summary
 from pysiaalarm.account import SIAAccount
 from pysiaalarm.aio.client import SIAClient
+
+from bench.common import Gateway, free_port, machine, summary
 
 
 async def run(rate: float, seconds: float, root: Path) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import eventually
-from tests.dc09.test_sender import SiaReceiver, free_port
+from tests.conftest import eventually, free_port
+from tests.dc09.test_sender import SiaReceiver
 from tests.integration.gateway_process import GatewayProcess
 
 pytestmark = pytest.mark.integration
