@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import re
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -188,34 +187,47 @@ def last_phrase_category(clip: Clip) -> str | None:
     return last[0].phrase.category if last else None
 
 
+@dataclass
+class Played:
+    """What one real-time call produced."""
+
+    events: list[tuple[float, SpeechEvent]]
+    """Loop time of arrival and event."""
+    backlogs: list[float]
+    """Seconds of audio waiting for analysis, sampled every 0.2 s while feeding."""
+    drain_s: float
+    """From the last frame fed to the end of the analysis (last transcript flushed)."""
+
+
 async def play(
-    service: SpeechService, clip: Clip, corpus: Path, call_id: str, start: float
-) -> tuple[list[tuple[float, SpeechEvent]], float]:
-    """Feed a clip in real time from ``start``; return timed events and the final backlog."""
+    service: SpeechService, pcm: bytes, language: str, call_id: str, start: float
+) -> Played:
+    """Feed 8 kHz PCM in real time from loop time ``start``, as a phone call would."""
     loop = asyncio.get_running_loop()
-    events: list[tuple[float, SpeechEvent]] = []
+    played = Played([], [], 0.0)
 
     def on_event(event: SpeechEvent) -> None:
-        events.append((loop.time(), event))
+        played.events.append((loop.time(), event))
 
-    pipeline = service.open_call(
-        call_id, language=clip.language or "en", sample_rate=RATE, on_event=on_event
-    )
-    pcm = (corpus / f"{clip.id}.raw").read_bytes()
+    pipeline = service.open_call(call_id, language=language, sample_rate=RATE, on_event=on_event)
     for index, frame in enumerate(frames(pcm)):
         delay = start + index * 0.02 - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
         pipeline.feed(frame)
-    backlog = pipeline.backlog_s
+        if index % 10 == 0:
+            played.backlogs.append(pipeline.backlog_s)
+    ended = loop.time()
     pipeline.close()
     await pipeline.wait_closed()
-    return events, backlog
+    played.drain_s = loop.time() - ended
+    return played
 
 
 async def latency(
     corpus: Path, clips: list[Clip], config: EngineConfig, language: str
 ) -> list[float]:
+    """Per clip ending in a distress phrase: cue arrival minus the moment its end was fed."""
     out = []
     async with SpeechService(SpeechConfig(engine=config, workers=1)) as service:
         loop = asyncio.get_running_loop()
@@ -224,29 +236,56 @@ async def latency(
             if clip.language != language or category is None:
                 continue
             start = loop.time() + 0.1
-            events, _lag = await play(service, clip, corpus, clip.id, start)
+            pcm = (corpus / f"{clip.id}.raw").read_bytes()
+            played = await play(service, pcm, language, clip.id, start)
             spoken = start + clip.speech_end
-            arrivals = [t for t, e in events if isinstance(e, Cue) and e.category == category]
+            arrivals = [
+                t for t, e in played.events if isinstance(e, Cue) and e.category == category
+            ]
             out.append((arrivals[-1] if arrivals else float("inf")) - spoken)
     return out
 
 
+@dataclass(frozen=True)
+class Load:
+    calls: int
+    mean_backlog_s: float
+    p90_backlog_s: float
+    worst_drain_s: float
+
+
 async def concurrency(
     corpus: Path, clips: list[Clip], config: EngineConfig, counts: list[int]
-) -> list[tuple[int, float, float]]:
-    """Calls fed at once into one worker; worst and mean backlog when their clips end."""
-    program = [c for c in clips if c.language == "en" and c.voice == "piper"]
+) -> list[Load]:
+    """N calls at once on one worker, each ~20 s of speech and pauses, starts staggered."""
+    program = [c for c in clips if c.language == "en" and c.voice == "piper"
+               and c.background == "clean"]  # fmt: skip
+    audio = [(corpus / f"{c.id}.raw").read_bytes() for c in program]
     results = []
     async with SpeechService(SpeechConfig(engine=config, workers=1)) as service:
         loop = asyncio.get_running_loop()
         for count in counts:
             start = loop.time() + 0.2
             runs = [
-                play(service, program[i % len(program)], corpus, f"n{count}-{i}", start + 0.37 * i)
+                play(
+                    service,
+                    b"".join(audio[(i + k) % len(audio)] for k in range(4)),
+                    "en",
+                    f"n{count}-{i}",
+                    start + 0.37 * i,
+                )
                 for i in range(count)
             ]
-            backlogs = [backlog for _events, backlog in await asyncio.gather(*runs)]
-            results.append((count, max(backlogs), statistics.mean(backlogs)))
+            played = await asyncio.gather(*runs)
+            backlogs = [b for p in played for b in p.backlogs]
+            results.append(
+                Load(
+                    count,
+                    statistics.mean(backlogs),
+                    percentile(backlogs, 0.9),
+                    max(p.drain_s for p in played),
+                )
+            )
     return results
 
 
@@ -321,57 +360,67 @@ def concurrency_table(corpus: Path, clips: list[Clip]) -> list[str]:
         "partials every 1 s": EngineConfig(),
         "finals only": EngineConfig(whisper=WhisperOptions(partial_interval_s=None)),
     }
-    columns = {name: asyncio.run(concurrency(corpus, clips, config, counts))
-               for name, config in variants.items()}  # fmt: skip
     out = [
-        "| calls | " + " | ".join(f"{v}: worst / mean backlog" for v in variants) + " |",
-        "|---|" + "---|" * len(variants),
+        "| Whisper tiny.en | calls | mean backlog | p90 backlog | worst drain after the call |",
+        "|---|---|---|---|---|",
     ]
-    for row, count in enumerate(counts):
-        cells = [f"{columns[v][row][1]:.2f} s / {columns[v][row][2]:.2f} s" for v in variants]
-        out.append(f"| {count} | " + " | ".join(cells) + " |")
+    for name, config in variants.items():
+        for load in asyncio.run(concurrency(corpus, clips, config, counts)):
+            out.append(
+                f"| {name} | {load.calls} | {load.mean_backlog_s:.2f} s "
+                f"| {load.p90_backlog_s:.2f} s | {load.worst_drain_s:.2f} s |"
+            )
     return out
+
+
+SECTIONS = ("vad", "accuracy", "latency", "concurrency")
+
+
+def write_docs(name: str, text: str) -> None:
+    """Replace one section's block in docs/speech.md, between its markers."""
+    docs = Path(__file__).parents[2] / "docs" / "speech.md"
+    begin, end = f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
+    content = docs.read_text()
+    if begin not in content:
+        raise SystemExit(f"{docs}: marker {begin} is missing")
+    head, rest = content.split(begin, 1)
+    _old, tail = rest.split(end, 1)
+    docs.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=make_corpus.default_cache())
-    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
+    chosen = args.sections.split(",")
+    unknown = set(chosen) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
     clips = make_corpus.load(args.corpus)
     measured = engines(args.corpus.parent)
-    out: list[str] = []
-
-    def section(title: str, lines: list[str]) -> None:
-        out.extend([f"#### {title}", "", *lines, ""])
-        print("\n".join(out[-len(lines) - 3 :]), flush=True)
-
-    section("VAD (8 kHz clips, upsampled to 16 kHz)", [vad_table(args.corpus, clips)])
-    section(
-        "Keyword recall, false distress cues, assessment, real-time factor (one core)",
-        accuracy_table(args.corpus, clips, measured),
-    )
-    if not args.skip_latency:
-        section(
-            "Latency: end of the spoken keyword to its cue (real-time feed, one worker)",
-            latency_table(args.corpus, clips, measured),
-        )
-        section(
-            "Concurrent calls on one worker process (one core), Whisper tiny.en",
-            concurrency_table(args.corpus, clips),
-        )
-    report = "\n".join(out).strip()
-    if args.write_docs:
-        docs = Path(__file__).parents[2] / "docs" / "speech.md"
-        block = f"<!-- bench:begin -->\n{report}\n<!-- bench:end -->"
-        text = re.sub(
-            r"<!-- bench:begin -->.*<!-- bench:end -->",
-            lambda _m: block,
-            docs.read_text(),
-            flags=re.S,
-        )
-        docs.write_text(text)
+    titles = {
+        "vad": "VAD (8 kHz clips, upsampled to 16 kHz)",
+        "accuracy": "Keyword recall, false distress cues, assessment, real-time factor (one core)",
+        "latency": "Latency: end of the spoken keyword to its cue (real-time feed, one worker)",
+        "concurrency": "Concurrent calls on one worker process (one core)",
+    }
+    for name in SECTIONS:
+        if name not in chosen:
+            continue
+        if name == "vad":
+            lines = [vad_table(args.corpus, clips)]
+        elif name == "accuracy":
+            lines = accuracy_table(args.corpus, clips, measured)
+        elif name == "latency":
+            lines = latency_table(args.corpus, clips, measured)
+        else:
+            lines = concurrency_table(args.corpus, clips)
+        text = "\n".join([f"#### {titles[name]}", "", *lines])
+        print(text, "", sep="\n", flush=True)
+        if args.write_docs:
+            write_docs(name, text)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,9 @@ class SttKind(StrEnum):
 class TranscriptStream(Protocol):
     """One call's recogniser. Audio is 16 kHz float, fed in order from offset 0."""
 
+    partials_allowed: bool
+    """Cleared while the worker is behind: costly partials are skipped, finals still come."""
+
     def accept(
         self, samples: Samples, boundaries: Sequence[Boundary], in_utterance: bool
     ) -> list[TranscriptSegment]:
@@ -137,6 +140,7 @@ class WhisperStream:
         self._end = 0  # samples received so far
         self._utterance_start: float | None = None
         self._last_partial = 0.0
+        self.partials_allowed = True
 
     def accept(
         self, samples: Samples, boundaries: Sequence[Boundary], in_utterance: bool
@@ -157,7 +161,7 @@ class WhisperStream:
         interval = self.options.partial_interval_s
         start = self._utterance_start
         due = interval is not None and now - self._last_partial >= interval
-        if in_utterance and start is not None and due:
+        if in_utterance and start is not None and due and self.partials_allowed:
             self._last_partial = now
             segment = self._transcribe(start, now, final=False)
             out.extend([segment] if segment else [])
@@ -257,6 +261,7 @@ class VoskStream:
         self._recognizer = vosk.KaldiRecognizer(model, MODEL_RATE)
         self._recognizer.SetWords(True)
         self._recognizer.SetPartialWords(True)
+        self.partials_allowed = True  # Vosk partials cost nothing extra: always on
         self._partial = ""
         self._end = 0
 

@@ -135,6 +135,11 @@ class CallProcessor:
     def offset(self) -> float:
         return self._offset / MODEL_RATE
 
+    def allow_partials(self, allowed: bool) -> None:
+        """Turn partial transcripts off while the worker catches up, back on after."""
+        if self._stream is not None:
+            self._stream.partials_allowed = allowed
+
     def feed(self, pcm: bytes) -> list[SignalEvent]:
         """Consume one chunk of s16le PCM at the call's rate."""
         samples = pcm_to_float(pcm)
@@ -234,6 +239,8 @@ class CallWorker:
         self.config = config
         self.outbox = outbox
         self.calls: dict[str, CallProcessor | None] = {}
+        self.behind = False
+        """Set by the process loop when audio queues up; partials pause until it clears."""
 
     def preload(self) -> tuple[str, ...]:
         warnings = []
@@ -249,11 +256,15 @@ class CallWorker:
         if isinstance(command, OpenCall):
             self._open(command)
         elif isinstance(command, CallAudio):
-            self._run(command.call_id, lambda p: p.feed(command.pcm))
+            self._run(command.call_id, lambda p: self._feed(p, command.pcm))
         elif isinstance(command, CloseCall):
             self._run(command.call_id, CallProcessor.finish)
             self.calls.pop(command.call_id, None)
             self.outbox.send(CallClosed(command.call_id))
+
+    def _feed(self, processor: CallProcessor, pcm: bytes) -> list[SignalEvent]:
+        processor.allow_partials(not self.behind)
+        return processor.feed(pcm)
 
     def _open(self, command: OpenCall) -> None:
         events: list[SignalEvent] = []
@@ -296,5 +307,17 @@ def run_worker(config: EngineConfig, inbox: Queue[Command], outbox: Connection) 
         command = inbox.get()
         if isinstance(command, Shutdown):
             break
+        worker.behind = _queued(inbox) > BEHIND_FRAMES_PER_CALL * max(1, len(worker.calls))
         worker.handle(command)
     outbox.close()
+
+
+BEHIND_FRAMES_PER_CALL = 25
+"""Half a second of 20 ms frames waiting per call means the worker is falling behind."""
+
+
+def _queued(inbox: Queue[Command]) -> int:
+    try:
+        return inbox.qsize()
+    except NotImplementedError:  # macOS has no sem_getvalue
+        return 0

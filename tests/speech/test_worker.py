@@ -165,3 +165,26 @@ def test_worker_confines_a_failing_call(worker: tuple[CallWorker, Connection]) -
     )
     assert [type(r) for r in out[1:]] == [CallEvents, CallEvents, CallClosed]
     assert not any(isinstance(e, TranscriptSegment | Cue) for r in out[1:3] for e in r.events)
+
+
+def test_worker_behind_skips_partials_but_keeps_finals() -> None:
+    receive, send = multiprocessing.Pipe(duplex=False)
+    handler = CallWorker(EngineConfig(), send)
+    speech = synth.piper("Help me, I have fallen and I cannot get up.", RATE)
+    pcm = synth.to_pcm(np.concatenate((synth.silence(0.5, RATE), speech)))
+    segments: dict[bool, list[TranscriptSegment]] = {}
+    for behind in (False, True):
+        handler.behind = behind
+        handler.handle(OpenCall(f"c-{behind}", "en", RATE))
+        for first in range(0, len(pcm), FRAME):
+            handler.handle(CallAudio(f"c-{behind}", pcm[first : first + FRAME]))
+        handler.handle(CloseCall(f"c-{behind}"))
+        segments[behind] = [
+            e for r in replies(receive) if isinstance(r, CallEvents)
+            for e in r.events if isinstance(e, TranscriptSegment)
+        ]  # fmt: skip
+    receive.close()
+    send.close()
+    assert any(not s.final for s in segments[False])
+    assert [s.final for s in segments[True]] == [True]
+    assert "help" in segments[True][0].text.lower()
