@@ -37,7 +37,7 @@ def to_pcm(samples: Samples) -> bytes:
 class Resampler:
     """Streaming rational resampler (windowed-sinc polyphase FIR), e.g. 8 kHz -> 16 kHz.
 
-    Delay is constant: ``taps_per_phase / 2`` input samples.
+    Delay is constant: ``taps_per_phase / 2`` samples at the lower of the two rates.
     """
 
     def __init__(self, src: int, dst: int, taps_per_phase: int = 16) -> None:
@@ -104,18 +104,29 @@ def correlation(a: Samples, b: Samples) -> float:
 
 
 def best_lag(reference: Samples, received: Samples, max_lag: int) -> tuple[int, float]:
-    """Delay of ``received`` behind ``reference`` in samples (0..max_lag), and the
-    normalised correlation over their overlap at that delay."""
+    """Delay of ``received`` behind ``reference`` in samples (0..max_lag) and the
+    normalised correlation at that delay.
+
+    Every lag is scored by its normalised correlation over the overlap (at least half
+    of ``reference``), so a loud passage elsewhere cannot win over the right shape.
+    """
     if max_lag < 0:
         raise ValueError(f"max_lag must be >= 0, got {max_lag}")
-    size = len(reference) + len(received)
+    n = len(reference)
+    lags = np.arange(min(max_lag, len(received) - 1) + 1)
+    if not n or not len(lags):
+        return 0, 0.0
+    size = n + len(received)
     nfft = 1 << (size - 1).bit_length()
     spectrum = np.fft.rfft(received, nfft) * np.conj(np.fft.rfft(reference, nfft))
-    raw = np.fft.irfft(spectrum, nfft)[: max_lag + 1]
-    if not len(raw):
-        return 0, 0.0
-    lag = int(np.argmax(raw))
-    overlap = min(len(reference), len(received) - lag)
-    if overlap <= 0:
-        return lag, 0.0
-    return lag, correlation(reference[:overlap], received[lag : lag + overlap])
+    raw = np.fft.irfft(spectrum, nfft)[: len(lags)]
+    received_energy = np.concatenate(([0.0], np.cumsum(received**2)))
+    reference_energy = np.concatenate(([0.0], np.cumsum(reference**2)))
+    overlap = np.minimum(n, len(received) - lags)
+    norm = np.sqrt(
+        (received_energy[lags + overlap] - received_energy[lags]) * reference_energy[overlap]
+    )
+    usable = (overlap * 2 >= min(n, len(received))) & (norm > 1e-9)
+    scores = np.where(usable, raw / np.where(usable, norm, 1.0), -np.inf)
+    lag = int(np.argmax(scores))
+    return lag, float(scores[lag]) if np.isfinite(scores[lag]) else 0.0

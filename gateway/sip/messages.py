@@ -21,6 +21,7 @@ import json
 import struct
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any, ClassVar, Union
@@ -82,8 +83,8 @@ class IncomingCall(Message):
     @property
     def alarm_id(self) -> str | None:
         """``X-Alarm-Id`` as sent by a phone answering its own HTTP alarm."""
-        value = self.header("X-Alarm-Id")
-        return value.strip() or None if value is not None else None
+        value = (self.header("X-Alarm-Id") or "").strip()
+        return value or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,26 +271,36 @@ def _to_json(value: Any) -> Any:
 
 
 class MessageDecoder:
-    """Reassembles frames from a byte stream; partial frames wait for more data."""
+    """Reassembles frames from a byte stream; partial frames wait for more data.
+
+    A bad frame raises :class:`MessageError` from :meth:`messages` after every
+    message before it has been yielded; the stream cannot be resynchronised then.
+    """
 
     def __init__(self, max_frame: int = MAX_FRAME) -> None:
         self._buffer = bytearray()
         self._max_frame = max_frame
 
-    def feed(self, data: bytes) -> list[AnyMessage]:
-        """Add received bytes; return every complete message they finish."""
+    def receive(self, data: bytes) -> None:
+        """Add received bytes."""
         self._buffer += data
-        out: list[AnyMessage] = []
+
+    def messages(self) -> Iterator[AnyMessage]:
+        """Every complete message received so far, in order."""
         while len(self._buffer) >= 4:
             (length,) = struct.unpack_from(">I", self._buffer)
             if not 1 <= length <= self._max_frame:
                 raise MessageError(f"frame length {length} outside 1-{self._max_frame}")
             if len(self._buffer) < 4 + length:
-                break
+                return
             frame = bytes(self._buffer[4 : 4 + length])
             del self._buffer[: 4 + length]
-            out.append(decode_frame(frame))
-        return out
+            yield decode_frame(frame)
+
+    def feed(self, data: bytes) -> list[AnyMessage]:
+        """:meth:`receive` then every complete message (all or the error)."""
+        self.receive(data)
+        return list(self.messages())
 
 
 def decode_frame(frame: bytes) -> AnyMessage:

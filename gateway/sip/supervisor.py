@@ -13,7 +13,7 @@ import itertools
 import logging
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field, replace
 
 from gateway.media.pcm import Reframer
@@ -60,6 +60,7 @@ from gateway.sip.sipmsg import auto_answer_headers
 
 log = logging.getLogger("gateway.sip")
 
+WORKER_COMMAND = (sys.executable, "-m", "gateway.sip.worker")
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
 EXIT_GRACE = 2.0
@@ -105,9 +106,16 @@ class _Worker:
 class SipSupervisor:
     """Starts, watches and restarts SIP workers; the main process's handle on voice calls."""
 
-    def __init__(self, config: SipConfig, handler: SipHandler) -> None:
+    def __init__(
+        self,
+        config: SipConfig,
+        handler: SipHandler,
+        worker_command: Sequence[str] = WORKER_COMMAND,
+    ) -> None:
+        """``worker_command`` (the settings JSON is appended) lets tests run a fake worker."""
         self.config = config
         self.handler = handler
+        self._worker_command = tuple(worker_command)
         self._workers = [_Worker(config.worker_settings(i)) for i in range(config.workers)]
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiters: dict[str, asyncio.Future[CallRef]] = {}
@@ -133,6 +141,8 @@ class SipSupervisor:
         self._stopping = True
         for worker in self._workers:
             worker.send(Shutdown())
+            if worker.process is not None and worker.process.stdin is not None:
+                worker.process.stdin.close()  # end of input: exit even if deaf to commands
         procs = [w.process for w in self._workers if w.process is not None]
         try:
             async with asyncio.timeout(STOP_TIMEOUT):
@@ -187,9 +197,7 @@ class SipSupervisor:
 
     async def _serve(self, worker: _Worker) -> None:
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "gateway.sip.worker",
+            *self._worker_command,
             worker.settings.model_dump_json(),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -201,8 +209,12 @@ class SipSupervisor:
         decoder = MessageDecoder()
         try:
             while data := await process.stdout.read(65536):
-                for message in decoder.feed(data):
+                decoder.receive(data)
+                for message in decoder.messages():
                     self._on_message(worker, message)
+        except MessageError:
+            process.kill()  # its output can no longer be trusted nor resynchronised
+            raise
         finally:
             pinger.cancel()
             try:  # output closed: the worker is exiting, or dead, or broken

@@ -184,10 +184,16 @@ class GatewayAccount(pj.Account):  # type: ignore[misc]
 class Worker:
     """Owns the endpoint, its calls and their conferences; driven by the asyncio loop."""
 
-    def __init__(self, settings: WorkerSettings, send: Callable[[AnyMessage], None]) -> None:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        send: Callable[[AnyMessage], None],
+        audio_welcome: Callable[[], bool],
+    ) -> None:
+        """``audio_welcome()`` False means the supervisor is not reading: drop caller audio."""
         self.settings = settings
         self._send = send
-        self._send_audio_ok: Callable[[], bool] = lambda: True
+        self._audio_welcome = audio_welcome
         self.calls: dict[str, GatewayCall] = {}
         self.conferences: dict[str, dict[str, LegMode]] = {}
         """Phone call id -> its operator legs and their modes."""
@@ -333,7 +339,7 @@ class Worker:
         return int(call.getStreamStat(call.media_index).rtcp.rxStat.pkt)
 
     def _emit_audio(self, call_id: str, pcm: bytes) -> None:
-        if self._send_audio_ok():
+        if self._audio_welcome():
             self._send(AudioFrame(call_id, self.settings.tap_rate, pcm))
 
     # --- conference ----------------------------------------------------------------
@@ -527,8 +533,7 @@ async def serve(settings: WorkerSettings, ipc_in: int, ipc_out: int) -> None:
         if not transport.is_closing():
             transport.write(encode(message))
 
-    worker = Worker(settings, send)
-    worker._send_audio_ok = lambda: transport.get_write_buffer_size() < OUT_BUFFER_LIMIT
+    worker = Worker(settings, send, lambda: transport.get_write_buffer_size() < OUT_BUFFER_LIMIT)
     send(WorkerReady(settings.index, worker.sip_port, os.getpid()))
     decoder = MessageDecoder()
     read = asyncio.ensure_future(reader.read(65536))
@@ -541,7 +546,8 @@ async def serve(settings: WorkerSettings, ipc_in: int, ipc_out: int) -> None:
                 data = read.result()
                 if not data:
                     break  # supervisor gone
-                for message in decoder.feed(data):
+                decoder.receive(data)
+                for message in decoder.messages():
                     worker.handle(message)
                 read = asyncio.ensure_future(reader.read(65536))
             now = time.monotonic()

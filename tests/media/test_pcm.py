@@ -89,3 +89,25 @@ def test_correlation_of_unrelated_and_silent_signals() -> None:
     rng = np.random.default_rng(2)
     assert abs(correlation(rng.standard_normal(8000), rng.standard_normal(8000))) < 0.05
     assert correlation(np.zeros(10), np.ones(10)) == 0.0
+
+
+def test_best_lag_prefers_the_right_shape_over_a_louder_passage() -> None:
+    rng = np.random.default_rng(4)
+    quiet = rng.standard_normal(800) * 0.01
+    loud = rng.standard_normal(800) * 0.9
+    received = np.concatenate((loud, np.zeros(200), quiet, np.zeros(500)))
+    lag, corr = best_lag(quiet, received, len(received))
+    assert lag == 1000
+    assert corr == pytest.approx(1.0)
+
+
+def test_best_lag_aligns_a_recording_cut_short() -> None:
+    ref = np.sin(np.arange(1000) / 5) * np.linspace(0, 1, 1000)
+    received = np.concatenate((np.zeros(50), ref[:300]))
+    lag, corr = best_lag(ref, received, 100)
+    assert lag == 50
+    assert corr == pytest.approx(1.0)
+
+
+def test_best_lag_of_silence_is_zero() -> None:
+    assert best_lag(np.ones(10), np.zeros(100), 50) == (0, 0.0)

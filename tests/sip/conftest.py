@@ -136,9 +136,9 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
 
 
 def aligned_correlation(
-    reference: Samples, received: bytes | bytearray, segment: float = 1.0
+    reference: Samples, received: bytes | bytearray, segment: float = 0.5
 ) -> float:
-    """Normalised correlation of the received audio with ``reference``, each 1 s segment
+    """Normalised correlation of the received audio with ``reference``, each 500 ms segment
     aligned on its own lag, weighted by energy.
 
     A jitter buffer that drops or repeats a frame on a loaded machine shifts what

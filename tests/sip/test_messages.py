@@ -111,6 +111,15 @@ def test_bad_frames_name_the_problem(body: bytes, error: str) -> None:
     assert str(info.value) == error
 
 
+def test_messages_before_a_bad_frame_are_delivered_first() -> None:
+    decoder = MessageDecoder()
+    decoder.receive(encode(Ping(1)) + encode(Ping(2)) + b"\x00\x00\x00\x01\x09")
+    received: list[AnyMessage] = []
+    with pytest.raises(MessageError, match=r"^unknown frame kind 9$"):
+        received.extend(decoder.messages())
+    assert received == [Ping(1), Ping(2)]
+
+
 def test_oversized_frame_is_refused_before_buffering() -> None:
     with pytest.raises(MessageError, match=r"^frame length 1000000 outside 1-262144$"):
         MessageDecoder().feed(struct.pack(">I", 1_000_000))
