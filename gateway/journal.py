@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from gateway.alarm.events import AlarmEvent
@@ -33,22 +33,31 @@ class Journal:
     async def record(self, alarm_id: str, event: AlarmEvent, actor: str) -> AlarmRecord:
         """Apply ``event`` to the alarm and publish the change.
 
-        Raises NotFound or AlarmProtocolError (nothing stored, nothing published).
+        Returns the alarm with only the new entry in its timeline. Raises NotFound
+        or AlarmProtocolError (nothing stored, nothing published).
         """
-        alarm = await self.store.apply(alarm_id, event, actor, self.clock())
-        self.bus.publish(alarm_message(alarm))
+        return await self.record_all(alarm_id, (event,), actor)
+
+    async def record_all(
+        self, alarm_id: str, events: Sequence[AlarmEvent], actor: str
+    ) -> AlarmRecord:
+        """Several events in one transaction (all or none), one live message each."""
+        alarm = await self.store.apply_all(alarm_id, events, actor, self.clock())
+        for entry in alarm.timeline:
+            self.bus.publish(alarm_message(alarm, entry))
         return alarm
 
     async def try_record(self, alarm_id: str, event: AlarmEvent, actor: str) -> None:
         """Record a finding that may arrive too late (alarm closed meanwhile): log, never raise."""
+        await self.try_record_all(alarm_id, (event,), actor)
+
+    async def try_record_all(self, alarm_id: str, events: Sequence[AlarmEvent], actor: str) -> None:
         try:
-            await self.record(alarm_id, event, actor)
+            await self.record_all(alarm_id, events, actor)
         except (AlarmProtocolError, NotFound, StoreError) as exc:
+            names = ", ".join(type(e).__name__ for e in events)
             log.info(
-                "%s not recorded: %s",
-                type(event).__name__,
-                exc,
-                extra={"alarm_id": alarm_id, "actor": actor},
+                "%s not recorded: %s", names, exc, extra={"alarm_id": alarm_id, "actor": actor}
             )
 
     def record_soon(self, alarm_id: str, event: AlarmEvent, actor: str) -> None:

@@ -68,6 +68,13 @@ class TooLarge(ApiError):
     code = "too_large"
 
 
+class Unavailable(ApiError):
+    """A subsystem the request needs is not running (e.g. the SIP voice channel)."""
+
+    status = 503
+    code = "refused"
+
+
 class UnsupportedMediaType(ApiError):
     status = 415
     code = "unsupported_media_type"

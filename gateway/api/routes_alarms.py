@@ -116,9 +116,12 @@ async def _device_event(request: web.Request, event: AlarmEvent) -> web.Response
 
 async def apply(request: web.Request, alarm_id: str, event: AlarmEvent, actor: str) -> web.Response:
     try:
-        alarm = await request.app[JOURNAL].record(alarm_id, event, actor)
+        await request.app[JOURNAL].record(alarm_id, event, actor)
     except AlarmProtocolError as exc:
         raise ConflictError(str(exc)) from None
+    alarm = await request.app[STORE].get_alarm(alarm_id)  # the answer shows the whole timeline
+    if alarm is None:
+        raise NotFoundError(f"no alarm {alarm_id!r}")
     return web.json_response(AlarmOut.of(alarm, with_timeline=True).model_dump(mode="json"))
 
 

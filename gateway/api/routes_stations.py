@@ -15,7 +15,7 @@ from pydantic import Field
 
 from gateway.alarm.events import AlarmEvent, ListenEnded, ListenStarted, Noted
 from gateway.alarm.types import AlarmState
-from gateway.api.errors import ApiError, ConflictError, Forbidden, NotFoundError
+from gateway.api.errors import ConflictError, Forbidden, NotFoundError, Unavailable
 from gateway.api.keys import JOURNAL, STORE, VOICE
 from gateway.api.request import parse_json, require_user
 from gateway.api.schemas import Body
@@ -41,11 +41,6 @@ class ModeIn(Body):
 class StationOut(Body):
     leg_id: str
     mode: LegMode
-
-
-class Unavailable(ApiError):
-    status = 503
-    code = "refused"
 
 
 def _supervisor(request: web.Request) -> SipSupervisor:

@@ -167,9 +167,10 @@ class ErrorOut(BaseModel):
     error: ErrorBody
 
 
-def alarm_message(alarm: AlarmRecord) -> dict[str, Any]:
-    """The live-event message for a change; its last timeline entry says what changed."""
-    entry = alarm.timeline[-1] if alarm.timeline else None
+def alarm_message(alarm: AlarmRecord, entry: TimelineEntry | None = None) -> dict[str, Any]:
+    """The live-event message for a change: ``entry`` (default: the last) says what changed."""
+    if entry is None and alarm.timeline:
+        entry = alarm.timeline[-1]
     return {
         "type": "alarm",
         "alarm": AlarmOut.of(alarm, with_timeline=False).model_dump(mode="json"),

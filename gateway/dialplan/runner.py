@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.alarm.events import AlarmEvent, Noted, Offered
+from gateway.alarm.machine import AlarmProtocolError
 from gateway.alarm.types import AlarmState, AlarmType, Outcome
 from gateway.bus import Message
 from gateway.dialplan.actions import (
@@ -51,6 +52,7 @@ from gateway.dialplan.events import (
 from gateway.dialplan.library import DialplanLibrary
 from gateway.dialplan.machine import EscalationMachine
 from gateway.journal import Journal
+from gateway.store.errors import NotFound, StoreError
 
 log = logging.getLogger("gateway.dialplan")
 
@@ -225,13 +227,14 @@ class DialplanRunner:
     # --- actions -----------------------------------------------------------------------
 
     async def _carry_out(self, alarm_id: str, actions: Sequence[EscalationAction]) -> None:
+        notes: list[AlarmEvent] = []
+        offers: list[Offer] = []
         for action in actions:
             if isinstance(action, TimelineNote):
-                await self._note(
-                    alarm_id, f"dialplan.{action.kind.value}", f"{action.text}: {action.reason}"
-                )
+                text = f"{action.text}: {action.reason}"
+                notes.append(Noted(f"dialplan.{action.kind.value}", text))
             elif isinstance(action, Offer):
-                await self._offer(alarm_id, action)
+                offers.append(action)
             elif isinstance(action, CancelOffer):
                 self._bus.publish(
                     {
@@ -249,27 +252,32 @@ class DialplanRunner:
                 )
             else:
                 self._spawn(self._reach(alarm_id, action))
+        await self._record(alarm_id, notes, [Offered(offer.group) for offer in offers])
+        for offer in offers:
+            self._bus.publish(
+                {
+                    "type": "offer",
+                    "alarm_id": alarm_id,
+                    "group": offer.group,
+                    "members": list(offer.members),
+                    "mode": offer.mode.value,
+                }
+            )
 
-    async def _offer(self, alarm_id: str, action: Offer) -> None:
-        alarm = await self._store.get_alarm(alarm_id)
-        if alarm is not None and alarm.state in (AlarmState.RECEIVED, AlarmState.OFFERED):
-            await self._record(alarm_id, Offered(action.group))
-        self._bus.publish(
-            {
-                "type": "offer",
-                "alarm_id": alarm_id,
-                "group": action.group,
-                "members": list(action.members),
-                "mode": action.mode.value,
-            }
-        )
+    async def _record(
+        self, alarm_id: str, notes: list[AlarmEvent], offered: list[AlarmEvent]
+    ) -> None:
+        """The steps in the alarm's timeline, in one transaction, shown on the consoles.
 
-    async def _note(self, alarm_id: str, kind: str, text: str) -> None:
-        await self._record(alarm_id, Noted(kind, text))
-
-    async def _record(self, alarm_id: str, event: AlarmEvent) -> None:
-        """Store a step in the alarm's timeline and show it on the consoles."""
-        await self._journal.try_record(alarm_id, event, "dialplan")
+        The alarm may have been taken meanwhile: then it is no longer "offered",
+        and only the notes are stored.
+        """
+        if not notes and not offered:
+            return
+        try:
+            await self._journal.record_all(alarm_id, [*notes, *offered], "dialplan")
+        except (AlarmProtocolError, NotFound, StoreError):
+            await self._journal.try_record_all(alarm_id, notes, "dialplan")
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task: asyncio.Task[None] = asyncio.create_task(work)

@@ -10,7 +10,6 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -304,8 +303,16 @@ class Store:
     ) -> AlarmRecord:
         """Run ``alarm_event`` through the alarm's machine and persist the result.
 
-        Raises NotFound, or AlarmProtocolError (nothing written) if the machine refuses.
+        Returns the alarm as it now is, its ``timeline`` holding only the new entry
+        (``get_alarm`` reads the whole timeline). Raises NotFound, or
+        AlarmProtocolError (nothing written) if the machine refuses.
         """
+        return await self.apply_all(alarm_id, (alarm_event,), actor, now)
+
+    async def apply_all(
+        self, alarm_id: str, alarm_events: Sequence[AlarmEvent], actor: str, now: datetime
+    ) -> AlarmRecord:
+        """Several events in one transaction: all are stored, or none if one is refused."""
 
         def write(conn: Connection) -> AlarmRecord:
             row = conn.execute(
@@ -319,7 +326,7 @@ class Store:
                 outcome=Outcome(row.outcome) if row.outcome else None,
                 raised=True,
             )
-            transition = machine.handle(alarm_event, now, actor)
+            transitions = [machine.handle(event, now, actor) for event in alarm_events]
             changes: dict[str, Any] = {
                 "state": machine.state.value,
                 "handler": machine.handler,
@@ -328,21 +335,28 @@ class Store:
             }
             if machine.state is AlarmState.CLOSED and row.closed_at is None:
                 changes["closed_at"] = now
-            position = transition.entry.data.get("position")
-            if isinstance(position, dict):
-                changes.update(
-                    lat=position["lat"], lon=position["lon"], accuracy_m=position.get("accuracy_m")
-                )
+            for transition in transitions:
+                position = transition.entry.data.get("position")
+                if isinstance(position, dict):
+                    changes.update(
+                        lat=position["lat"],
+                        lon=position["lon"],
+                        accuracy_m=position.get("accuracy_m"),
+                    )
             conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(**changes))
-            record = _load(conn, alarm_id)
-            assert record is not None, "alarm row locked in this transaction"
-            seq = conn.execute(
-                select(func.coalesce(func.max(outbox.c.seq), 0)).where(
-                    outbox.c.alarm_id == alarm_id
-                )
-            ).scalar_one()
-            self._persist(conn, record, transition, seq=seq + 1, occurred_at=now)
-            return replace(record, timeline=(*record.timeline, transition.entry))
+            updated = conn.execute(select(alarms).where(alarms.c.id == alarm_id)).one()
+            record = _alarm(updated, tuple(t.entry for t in transitions))
+            seq = 0
+            if any(t.outbox is not None for t in transitions):
+                seq = conn.execute(
+                    select(func.coalesce(func.max(outbox.c.seq), 0)).where(
+                        outbox.c.alarm_id == alarm_id
+                    )
+                ).scalar_one()
+            for transition in transitions:
+                seq += transition.outbox is not None
+                self._persist(conn, record, transition, seq=seq, occurred_at=now)
+            return record
 
         record = await self._write(write)
         self._outbox_written()

@@ -9,10 +9,9 @@ from aiohttp import WSMsgType, web
 from gateway.alarm.events import AlarmEvent, ListenStarted, Noted
 from gateway.alarm.machine import AlarmProtocolError
 from gateway.alarm.types import AlarmState
-from gateway.api.errors import ConflictError, Forbidden, Invalid, NotFoundError
+from gateway.api.errors import ConflictError, Forbidden, Invalid, NotFoundError, Unavailable
 from gateway.api.keys import JOURNAL, STORE, VOICE
 from gateway.api.request import parse_json, read_body, require_user
-from gateway.api.routes_stations import Unavailable
 from gateway.api.schemas import AlarmOut
 from gateway.review.figures import DOUBT_REMOVED
 from gateway.store.errors import NotFound

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.exc import StatementError
 
-from gateway.alarm.events import Accepted, Closed, Position
+from gateway.alarm.events import Accepted, Closed, Noted, Offered, Position, Released
 from gateway.alarm.machine import AlarmProtocolError
 from gateway.alarm.types import AlarmState, AlarmType, Outcome
 from gateway.outbox.events import EventKind
@@ -145,3 +145,16 @@ async def test_device_language_is_kept(store: Store) -> None:
     device = await store.device_by_id("phone-fr")
     assert device is not None
     assert device.language == "fr"
+
+
+async def test_apply_all_is_all_or_nothing(store: Store) -> None:
+    alarm, _ = await store.raise_alarm(new_alarm(), NOW)
+    note = Noted("dialplan.taken", "offered to duty")
+    done = await store.apply_all(alarm.id, [note, Offered("duty")], "dialplan", NOW)
+    assert [e.kind for e in done.timeline] == ["noted", "offered"]  # only the new entries
+    assert done.state is AlarmState.OFFERED
+    with pytest.raises(AlarmProtocolError):
+        await store.apply_all(alarm.id, [note, Released("ana", "x")], "dialplan", NOW)
+    reloaded = await store.get_alarm(alarm.id)
+    assert reloaded is not None
+    assert [e.kind for e in reloaded.timeline] == ["raised", "noted", "offered"]
