@@ -92,14 +92,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 @contextmanager
 def _stdout_kept_from_pjsip() -> Iterator[TextIO]:
-    """Our stdout, with file descriptor 1 pointed at stderr meanwhile.
+    """Our stdout, with file descriptor 1 taken away from pjsip meanwhile.
 
-    pjsip writes its console log to descriptor 1 from C; the progress lines that
-    scripts and tests read must not be mixed with it.
+    pjsip writes its console log (and a banner, before any setting applies) to
+    descriptor 1 from C: it goes to stderr when ``GATEWAY_PJSIP_LOG`` asks for a
+    log level, to /dev/null otherwise, never into the progress lines scripts read.
     """
     sys.stdout.flush()
     saved = os.dup(1)
-    os.dup2(2, 1)
+    sink = os.dup(2) if os.environ.get("GATEWAY_PJSIP_LOG") else os.open(os.devnull, os.O_WRONLY)
+    os.dup2(sink, 1)
+    os.close(sink)
     try:
         with os.fdopen(os.dup(saved), "w", buffering=1) as out:
             yield out
