@@ -260,13 +260,21 @@ class Worker:
         if self.closing or self._phones() > self.settings.phone_slots:
             call.hangup(_op(503 if self.closing else 486))
             return
+        try:
+            self._offer(call, prm)
+        except Exception:
+            log.exception("incoming call %s refused: could not be offered", call_id)
+            call.hangup(_op(500))
+
+    def _offer(self, call: GatewayCall, prm: pj.OnIncomingCallParam) -> None:
+        """Ring the phone and ask the supervisor what to do with it."""
         message = prm.rdata.wholeMsg
         headers = parse_headers(message)
         lookup = {name.lower(): value for name, value in reversed(headers)}
         call.answer(_op(180))
         self._send(
             IncomingCall(
-                call_id=call_id,
+                call_id=call.call_id,
                 from_uri=lookup.get("from", ""),
                 to_uri=lookup.get("to", ""),
                 remote_address=prm.rdata.srcAddress,
@@ -315,24 +323,38 @@ class Worker:
             ),
             None,
         )
-        if index is None or call.media_index is not None:
-            return
-        call.media_index = index
-        call.tap = TapPort(call.call_id, self.settings.tap_rate, self._emit_audio)
-        stream = call.getStreamInfo(index)
-        self._send(CallAnswered(call.call_id, f"{stream.codecName}/{stream.codecClockRate}"))
-        self._watch.start(call.call_id, self._rx_packets(call), time.monotonic())
-        if call.phone:
-            self.conferences.setdefault(call.call_id, {})
-            self._apply(call.call_id)
+        if index is None:
+            return  # on hold, or no audio yet: links are restored when it is back
+        if call.media_index is None:
+            call.media_index = index
+            call.tap = TapPort(call.call_id, self.settings.tap_rate, self._emit_audio)
+            stream = call.getStreamInfo(index)
+            self._send(CallAnswered(call.call_id, f"{stream.codecName}/{stream.codecClockRate}"))
+            self._watch.start(call.call_id, self._rx_packets(call), time.monotonic())
+            self._link(call)
         else:
-            audio = call.getAudioMedia(index)
-            audio.startTransmit(call.tap)  # the leg's own tap: operator audio for recording
+            # a re-INVITE (codec change, hold/resume) may have re-created the stream, and
+            # its bridge links with it: assert them again (restarting a link is harmless)
+            call.media_index = index
+            self._link(call, again=True)
+
+    def _link(self, call: GatewayCall, again: bool = False) -> None:
+        """Connect a call's new bridge port: its tap, and its phone's conference."""
+        assert call.tap is not None
+        phone = call.call_id if call.phone else self._leg_phone.get(call.call_id)
+        if not call.phone:  # a leg's own tap: operator audio for recording
+            audio = call.getAudioMedia(call.media_index)
+            audio.startTransmit(call.tap)
             call.tap.startTransmit(audio)
-            phone = self._leg_phone.get(call.call_id)
-            if phone is not None:
-                self._apply(phone)
-                self._send(ModeApplied(phone, call.call_id, self.conferences[phone][call.call_id]))
+        if phone is None:
+            return
+        self.conferences.setdefault(phone, {})
+        if again:
+            stale = self._applied.get(phone, frozenset())
+            self._applied[phone] = frozenset(link for link in stale if call.call_id not in link)
+        self._apply(phone)
+        if not call.phone and not again:
+            self._send(ModeApplied(phone, call.call_id, self.conferences[phone][call.call_id]))
 
     def _rx_packets(self, call: GatewayCall) -> int:
         assert call.media_index is not None

@@ -113,6 +113,7 @@ class Speech:
     """Test speech as G.711 for sipp, and the same audio decoded, at the tap's rate."""
 
     ulaw: Path
+    alaw: Path
     reference: Samples
     seconds: float
 
@@ -123,16 +124,18 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
         assert shutil.which(tool), f"{tool} is needed (Debian: espeak-ng, sox, sip-tester)"
     folder = tmp_path_factory.mktemp("speech")
     wav, ulaw, raw = folder / "speech.wav", folder / "speech.ul", folder / "speech.raw"
+    alaw = folder / "speech.al"
     text = "Help, I have fallen in the warehouse and I cannot get up. Please send someone."
     subprocess.run(["espeak-ng", "-w", str(wav), text], check=True, timeout=30)
     subprocess.run(["sox", str(wav), "-r", "8000", "-c", "1", "-t", "ul", str(ulaw)], check=True)
+    subprocess.run(["sox", str(wav), "-r", "8000", "-c", "1", "-t", "al", str(alaw)], check=True)
     subprocess.run(
         ["sox", "-t", "ul", "-r", "8000", "-c", "1", str(ulaw), "-t", "raw", "-e", "signed",
          "-b", "16", str(raw)],
         check=True,
     )  # fmt: skip
     pcm8k = raw.read_bytes()
-    return Speech(ulaw, to_samples(resample(pcm8k, 8000, TAP_RATE)), len(pcm8k) / 16000)
+    return Speech(ulaw, alaw, to_samples(resample(pcm8k, 8000, TAP_RATE)), len(pcm8k) / 16000)
 
 
 def aligned_correlation(

@@ -8,7 +8,15 @@ import pytest
 
 from gateway.sip.events import CallConnected, CallFinished, CallMediaLost, Reject
 
-from .conftest import FakeHandler, RunSipp, SipProbe, Speech, StartSupervisor, aligned_correlation
+from .conftest import (
+    TAP_RATE,
+    FakeHandler,
+    RunSipp,
+    SipProbe,
+    Speech,
+    StartSupervisor,
+    aligned_correlation,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +143,22 @@ async def test_phones_beyond_their_slots_get_486_so_the_edge_tries_another_worke
     assert "SIP/2.0 200 OK" in await probe.exchange(port, probe.invite(port))
     assert "SIP/2.0 486 Busy Here" in await probe.exchange(port, probe.invite(port))
     assert len(handler.incoming) == 1, "main is not asked about calls that cannot be taken"
+
+
+async def test_codec_change_by_re_invite_keeps_the_tap(
+    start_supervisor: StartSupervisor, sipp: RunSipp, speech: Speech
+) -> None:
+    supervisor, handler = await start_supervisor()
+    hold_ms = int(speech.seconds * 1000) + 300
+    phone = await sipp(
+        "uac_reinvite.xml",
+        f"127.0.0.1:{supervisor.worker_ports()[0]}",
+        keys={"alarm_id": "A-3"},
+        fill={"AUDIO": str(speech.ulaw), "AUDIO_ALAW": str(speech.alaw), "HOLD_MS": str(hold_ms)},
+    )
+    assert await phone.wait() == 0
+    await handler.wait_for(handler.finished)
+    [connected] = handler.of_type(CallConnected)
+    audio = handler.audio[connected.call.call_id]
+    after = audio[int(hold_ms / 1000 * TAP_RATE) * 2 :]  # what the phone said as PCMA
+    assert aligned_correlation(speech.reference, after) >= 0.95
