@@ -37,7 +37,9 @@ async def post(session: aiohttp.ClientSession, url: str, token: str, key: str) -
         return answer.status
 
 
-async def open_loop(url: str, tokens: list[str], rate: float, seconds: float) -> dict[str, Any]:
+async def open_loop(
+    url: str, tokens: list[str], rate: float, seconds: float, tag: str = "open"
+) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as session:
@@ -48,7 +50,7 @@ async def open_loop(url: str, tokens: list[str], rate: float, seconds: float) ->
             nonlocal errors
             scheduled = start + i / rate
             await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-            status = await post(session, url, tokens[i % len(tokens)], f"open-{i}")
+            status = await post(session, url, tokens[i % len(tokens)], f"{tag}-{i}")
             latencies.append((time.perf_counter() - scheduled) * 1000)
             errors += status != 201
 
@@ -101,6 +103,8 @@ def main() -> None:
         tokens = [gateway.cli("device", "add", f"bench-{n}") for n in range(args.devices)]
         gateway.start()
         url = f"http://127.0.0.1:{gateway.port}/api/v1/alarms"
+        # warm-up, not counted: worker processes finish loading their models
+        asyncio.run(open_loop(url, tokens, args.rate / 4, 5.0, tag="warm"))
         try:
             result = {
                 "machine": machine(),
