@@ -24,6 +24,7 @@ from gateway.sip.events import (
     Answer,
     CallConnected,
     CallDecision,
+    CallEvent,
     CallFinished,
     CallKind,
     CallMediaLost,
@@ -249,7 +250,7 @@ class SipSupervisor:
                 "SIP worker %d (pid %d) exited with %s; %d calls lost",
                 worker.index, process.pid, process.returncode, len(calls),
             )  # fmt: skip
-            self.handler.on_call_event(WorkerDied(worker.index, process.pid, calls))
+            self._report(WorkerDied(worker.index, process.pid, calls))
 
     def _forget(self, call_id: str, error: Exception) -> None:
         self._reframers.pop(call_id, None)
@@ -262,9 +263,19 @@ class SipSupervisor:
 
     # --- worker events -------------------------------------------------------------
 
+    def _report(self, event: CallEvent) -> None:
+        """Hand an event to main; its failure must not stop the reading of a worker."""
+        try:
+            self.handler.on_call_event(event)
+        except Exception:
+            log.exception("call event handler failed on %s", event)
+
     def _on_message(self, worker: _Worker, message: AnyMessage) -> None:
         if isinstance(message, AudioFrame):
-            self.handler.on_audio(message.call_id, message.pcm, message.rate)
+            try:
+                self.handler.on_audio(message.call_id, message.pcm, message.rate)
+            except Exception:
+                log.exception("audio handler failed on call %s", message.call_id)
         elif isinstance(message, Pong):
             worker.last_pong = time.monotonic()
         elif isinstance(message, IncomingCall):
@@ -275,14 +286,14 @@ class SipSupervisor:
         elif isinstance(message, CallAnswered):
             ref = worker.calls.get(message.call_id)
             if ref is not None:
-                self.handler.on_call_event(CallConnected(ref, message.codec))
+                self._report(CallConnected(ref, message.codec))
                 waiter = self._waiters.pop(message.call_id, None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(ref)
         elif isinstance(message, MediaLost | MediaResumed):
             ref = worker.calls.get(message.call_id)
             if ref is not None:
-                self.handler.on_call_event(
+                self._report(
                     CallMediaLost(ref, message.silent_for)
                     if isinstance(message, MediaLost)
                     else CallMediaResumed(ref)
@@ -294,7 +305,7 @@ class SipSupervisor:
                     message.call_id, CallFailedError(ref.call_id, message.code, message.reason)
                 )
                 if ref.alarm_id is not None:
-                    self.handler.on_call_event(CallFinished(ref, message.code, message.reason))
+                    self._report(CallFinished(ref, message.code, message.reason))
         elif isinstance(message, ModeApplied | CommandFailed):
             key = message.leg_id if isinstance(message, ModeApplied) else message.call_id
             mode_waiter = self._mode_waiters.pop(key, None)
@@ -310,7 +321,7 @@ class SipSupervisor:
             worker.last_pong = time.monotonic()  # start-up may be slow on a busy machine
             worker.ready.set()
             log.info("SIP worker %d ready on port %d", worker.index, message.sip_port)
-            self.handler.on_call_event(WorkerStarted(worker.index, message.sip_port, message.pid))
+            self._report(WorkerStarted(worker.index, message.sip_port, message.pid))
 
     async def _decide(self, worker: _Worker, call: IncomingCall) -> None:
         """Ask the main process; on error or timeout refuse with 503 so the phone retries."""

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateway.sip.events import CallConnected, CallFinished, CallMediaLost, Reject
+from gateway.sip.events import CallConnected, CallEvent, CallFinished, CallMediaLost, Reject
 
 from .conftest import (
     TAP_RATE,
@@ -162,3 +162,24 @@ async def test_codec_change_by_re_invite_keeps_the_tap(
     audio = handler.audio[connected.call.call_id]
     after = audio[int(hold_ms / 1000 * TAP_RATE) * 2 :]  # what the phone said as PCMA
     assert aligned_correlation(speech.reference, after) >= 0.95
+
+
+class BrokenHandler(FakeHandler):
+    def on_call_event(self, event: CallEvent) -> None:
+        super().on_call_event(event)
+        raise RuntimeError("bug in the main process")
+
+    def on_audio(self, call_id: str, pcm: bytes, rate: int) -> None:
+        super().on_audio(call_id, pcm, rate)
+        raise RuntimeError("bug in the main process")
+
+
+async def test_failing_handler_callbacks_do_not_stop_the_channel(
+    start_supervisor: StartSupervisor, probe: SipProbe
+) -> None:
+    supervisor, handler = await start_supervisor(handler=BrokenHandler())
+    port = supervisor.worker_ports()[0]
+    assert "SIP/2.0 200 OK" in await probe.exchange(port, probe.invite(port))
+    await handler.wait_for(lambda: handler.audio and handler.of_type(CallConnected))
+    assert "SIP/2.0 200 OK" in await probe.exchange(port, probe.invite(port))
+    await handler.wait_for(lambda: len(handler.of_type(CallConnected)) == 2)
