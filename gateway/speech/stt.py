@@ -243,7 +243,7 @@ def load_vosk(path: Path) -> Any:
     check_vosk_dir(path)
     import vosk
 
-    vosk.SetLogLevel(-1)
+    vosk.SetLogLevel(-2)  # errors only: word-alignment warnings would flood the logs
     try:
         return vosk.Model(str(path))
     except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
