@@ -75,6 +75,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     wait.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the call")
     wait.add_argument("--hold", type=float, default=5.0, help="seconds on the line after audio")
+    wait.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="obey auto-answer only from this address (repeatable; default: any)",
+    )
     for command in (shout, wait):
         audio = command.add_mutually_exclusive_group()
         audio.add_argument("--wav", type=Path, help="WAV file played once the call is answered")
@@ -137,14 +144,16 @@ def _clip(args: argparse.Namespace, folder: Path) -> Clip | None:
     return None
 
 
-def _phone_config(args: argparse.Namespace, identity: str, sip_port: int) -> PhoneConfig:
+def _phone_config(
+    args: argparse.Namespace, identity: str, sip_port: int, trusted: tuple[str, ...] = ()
+) -> PhoneConfig:
     from gateway.phone.softphone import PhoneConfig
 
     if args.rtp_port_range < 2:
         raise UsageError(f"--rtp-port-range must be at least 2, got {args.rtp_port_range}")
     rtp = args.rtp_port if args.rtp_port is not None else random.randrange(20000, 30000, 2)
     codecs = tuple(c.strip() for c in args.codecs.split(",") if c.strip())
-    return PhoneConfig(identity, args.bind, sip_port, rtp, args.rtp_port_range, codecs)
+    return PhoneConfig(identity, args.bind, sip_port, rtp, args.rtp_port_range, codecs, trusted)
 
 
 async def _raise(args: argparse.Namespace, clip: Clip | None, report: Report) -> int:
@@ -176,7 +185,9 @@ async def _wait(args: argparse.Namespace, clip: Clip | None, report: Report) -> 
     _, port = sip_address(args.sip_uri)
     from gateway.phone.softphone import open_phone
 
-    async with open_phone(_phone_config(args, args.sip_uri, port or 5060), clip, report) as phone:
+    async with open_phone(
+        _phone_config(args, args.sip_uri, port or 5060, tuple(args.trust)), clip, report
+    ) as phone:
         report(f"waiting for a call on {args.bind}:{phone.sip_port} as {args.sip_uri}")
         try:
             call, _ = await asyncio.wait_for(phone.answered.get(), args.timeout)

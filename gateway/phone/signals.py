@@ -7,6 +7,7 @@ the usual ones and reports which it saw, so a test can check what the gateway se
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from gateway.sip.messages import Headers
 
@@ -31,3 +32,25 @@ def auto_answer_signals(headers: Headers) -> Headers:
     Empty when the call is an ordinary one that a person would have to pick up.
     """
     return tuple((name, value) for name, value in headers if _is_signal(name, value))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the phone does with an incoming call: 200 answers it, anything else refuses."""
+
+    code: int
+    why: str
+
+
+def decide(signals: Headers, source_host: str, trusted: tuple[str, ...], busy: bool) -> Decision:
+    """Answer only an auto-answer request, from a trusted host (any when none is named).
+
+    Auto-answer opens a microphone to whoever asks: a phone must not obey strangers.
+    """
+    if trusted and source_host.strip("[]") not in {h.strip("[]") for h in trusted}:
+        return Decision(403, f"{source_host} is not a trusted caller")
+    if busy:
+        return Decision(486, "already in a call")
+    if not signals:
+        return Decision(486, "no auto-answer header")
+    return Decision(200, "auto-answer requested")

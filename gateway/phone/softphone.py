@@ -21,7 +21,7 @@ import pjsua2 as pj
 
 from gateway.phone.audio import Clip
 from gateway.phone.errors import CallFailed, UsageError
-from gateway.phone.signals import auto_answer_signals
+from gateway.phone.signals import auto_answer_signals, decide
 from gateway.sip.messages import Headers
 from gateway.sip.sipmsg import parse_headers
 
@@ -32,6 +32,7 @@ PUMP_INTERVAL = 0.005
 AUDIO_TAIL = 0.5
 """Seconds kept after the clip before hanging up: the far end's jitter buffer drains."""
 BYE_TIMEOUT = 5.0
+REASONS = {403: "Forbidden", 486: "Busy Here"}
 Report = Callable[[str], None]
 
 
@@ -45,6 +46,8 @@ class PhoneConfig:
     rtp_port: int = 4000
     rtp_port_range: int = 20
     codecs: tuple[str, ...] = ("G722/16000", "PCMA/8000", "PCMU/8000")
+    trusted: tuple[str, ...] = ()
+    """Hosts whose auto-answer requests are obeyed; empty: any host."""
 
 
 def _op(code: int = 0) -> pj.CallOpParam:
@@ -180,10 +183,12 @@ class SoftPhone:
         caller = next((v for n, v in headers if n.lower() == "from"), "?")
         signals = auto_answer_signals(headers)
         busy = any(not c.progress.ended.done() for c in self.calls if c is not call)
-        if busy or not signals:
-            why = "already in a call" if busy else "no auto-answer header"
-            self.report(f"refused call from {caller} with 486 Busy Here: {why}")
-            call.hangup(_op(486))
+        source = str(prm.rdata.srcAddress).rsplit(":", 1)[0]
+        decision = decide(signals, source, self.config.trusted, busy)
+        if decision.code != 200:
+            reason = REASONS[decision.code]
+            self.report(f"refused call from {caller} with {decision.code} {reason}: {decision.why}")
+            call.hangup(_op(decision.code))
             return
         self.report(f"incoming call from {caller}; auto-answer headers:")
         for name, value in signals:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from gateway.alarm.types import AlarmType
 from gateway.api.keys import STORE, VOICE
@@ -49,6 +50,7 @@ class Done:
 
 
 Phone = Callable[..., Awaitable[asyncio.subprocess.Process]]
+AiohttpServer = Callable[[web.Application], Awaitable[TestServer]]
 
 
 @pytest.fixture
@@ -214,21 +216,55 @@ async def test_wait_auto_answers_the_gateways_callback_and_reports_its_headers(
 
 
 @pytest.mark.integration
-async def test_wait_refuses_a_call_without_auto_answer_with_486(
-    phone: Phone, probe: SipProbe
+@pytest.mark.parametrize(
+    ("options", "extra", "answer", "why"),
+    [
+        ((), "", "486 Busy Here", "no auto-answer header"),
+        (("--trust", "127.0.0.2"), "Answer-Mode: Auto\r\n", "403 Forbidden",
+         "127.0.0.1 is not a trusted caller"),
+    ],
+)  # fmt: skip
+async def test_wait_refuses_calls_it_must_not_answer(
+    phone: Phone, probe: SipProbe, options: tuple[str, ...], extra: str, answer: str, why: str
 ) -> None:
     port = free_udp_port()
-    waiting = await phone("wait", "--sip-uri", f"sip:agent42@127.0.0.1:{port}", "--timeout", "3")
+    uri = f"sip:agent42@127.0.0.1:{port}"
+    waiting = await phone("wait", "--sip-uri", uri, "--timeout", "3", *options)
     assert waiting.stdout is not None
     async with asyncio.timeout(20):
         await waiting.stdout.readline()
-    answers = await probe.exchange(port, probe.invite(port))
-    assert "SIP/2.0 486 Busy Here" in answers
+    assert f"SIP/2.0 {answer}" in await probe.exchange(port, probe.invite(port, extra=extra))
     done = await finish(waiting)
     assert done.code == 1
-    assert "refused call from <sip:probe@127.0.0.1:" in done.out
-    assert "486 Busy Here: no auto-answer header" in done.out
+    assert (
+        f"refused call from <sip:probe@127.0.0.1:{probe.port}>;tag=p1 with {answer}: {why}\n"
+        in done.out
+    )
     assert done.err == "error: no auto-answer call within 3 s\n"
+
+
+@pytest.mark.integration
+async def test_raise_shows_the_sip_refusal(phone: Phone, aiohttp_server: AiohttpServer) -> None:
+    """A gateway that returns the URI of a phone (which wants auto-answer) gets a 486."""
+    port = free_udp_port()
+    target = f"sip:agent42@127.0.0.1:{port}"
+    waiting = await phone("wait", "--sip-uri", target, "--timeout", "5")
+    assert waiting.stdout is not None
+    async with asyncio.timeout(20):
+        await waiting.stdout.readline()
+
+    async def created(request: web.Request) -> web.Response:
+        voice = {"sip_uri": target, "headers": {"X-Alarm-Id": "01A"}}
+        return web.json_response({"id": "01A", "voice": voice}, status=201)
+
+    api = web.Application()
+    api.router.add_post("/api/v1/alarms", created)
+    server = await aiohttp_server(api)
+    url = str(server.make_url("")).rstrip("/")
+    done = await finish(await phone("raise", "--url", url, "--token", "t", "--say", "Help"))
+    assert done.code == 1
+    assert "alarm 01A raised\n" in done.out
+    assert done.err == f"error: call to {target} failed: 486 Busy Here\n"
 
 
 @pytest.mark.integration
@@ -238,7 +274,7 @@ async def test_raise_with_a_wrong_token_shows_the_apis_401_message(
     url = str(client.make_url("")).rstrip("/")
     done = await finish(await phone("raise", "--url", url, "--token", "wrong"))
     assert done.code == 1
-    assert done.err.startswith("error: HTTP 401: ")
+    assert done.err == "error: HTTP 401: device token is not valid (unknown or revoked)\n"
     assert await client.app[STORE].list_alarms() == []
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.phone.signals import auto_answer_signals
+from gateway.phone.signals import Decision, auto_answer_signals, decide
+from gateway.sip.messages import Headers
 from gateway.sip.sipmsg import auto_answer_headers, parse_headers
 
 
@@ -53,3 +54,23 @@ def test_signals_read_from_a_whole_invite() -> None:
     assert auto_answer_signals(parse_headers(invite)) == (
         ("Call-Info", "<sip:127.0.0.1> ;answer-after=0"),
     )
+
+
+AUTO = (("Answer-Mode", "Auto"),)
+
+
+@pytest.mark.parametrize(
+    ("signals", "source", "trusted", "busy", "expected"),
+    [
+        (AUTO, "127.0.0.1", (), False, Decision(200, "auto-answer requested")),
+        (AUTO, "10.0.0.9", ("10.0.0.9",), False, Decision(200, "auto-answer requested")),
+        (AUTO, "[::1]", ("::1",), False, Decision(200, "auto-answer requested")),
+        ((), "127.0.0.1", (), False, Decision(486, "no auto-answer header")),
+        (AUTO, "127.0.0.1", (), True, Decision(486, "already in a call")),
+        (AUTO, "10.0.0.8", ("10.0.0.9",), False, Decision(403, "10.0.0.8 is not a trusted caller")),
+    ],
+)
+def test_decision(
+    signals: Headers, source: str, trusted: tuple[str, ...], busy: bool, expected: Decision
+) -> None:
+    assert decide(signals, source, trusted, busy) == expected
