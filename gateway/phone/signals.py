@@ -34,12 +34,20 @@ def auto_answer_signals(headers: Headers) -> Headers:
     return tuple((name, value) for name, value in headers if _is_signal(name, value))
 
 
+REASONS = {200: "OK", 403: "Forbidden", 486: "Busy Here"}
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What the phone does with an incoming call: 200 answers it, anything else refuses."""
 
     code: int
     why: str
+
+    @property
+    def reason(self) -> str:
+        """The status line's reason phrase, e.g. "Busy Here"."""
+        return REASONS[self.code]
 
 
 def decide(signals: Headers, source_host: str, trusted: tuple[str, ...], busy: bool) -> Decision:

@@ -32,7 +32,6 @@ PUMP_INTERVAL = 0.005
 AUDIO_TAIL = 0.5
 """Seconds kept after the clip before hanging up: the far end's jitter buffer drains."""
 BYE_TIMEOUT = 5.0
-REASONS = {403: "Forbidden", 486: "Busy Here"}
 Report = Callable[[str], None]
 
 
@@ -50,10 +49,12 @@ class PhoneConfig:
     """Hosts whose auto-answer requests are obeyed; empty: any host."""
 
 
-def _op(code: int = 0) -> pj.CallOpParam:
+def _op(code: int = 0, reason: str = "") -> pj.CallOpParam:
     prm = pj.CallOpParam(True)
     if code:
         prm.statusCode = code
+    if reason:
+        prm.reason = reason
     return prm
 
 
@@ -186,9 +187,9 @@ class SoftPhone:
         source = str(prm.rdata.srcAddress).rsplit(":", 1)[0]
         decision = decide(signals, source, self.config.trusted, busy)
         if decision.code != 200:
-            reason = REASONS[decision.code]
-            self.report(f"refused call from {caller} with {decision.code} {reason}: {decision.why}")
-            call.hangup(_op(decision.code))
+            refusal = f"{decision.code} {decision.reason}"
+            self.report(f"refused call from {caller} with {refusal}: {decision.why}")
+            call.hangup(_op(decision.code, decision.reason))
             return
         self.report(f"incoming call from {caller}; auto-answer headers:")
         for name, value in signals:

@@ -74,3 +74,10 @@ def test_decision(
     signals: Headers, source: str, trusted: tuple[str, ...], busy: bool, expected: Decision
 ) -> None:
     assert decide(signals, source, trusted, busy) == expected
+
+
+def test_every_decision_has_a_reason_phrase() -> None:
+    assert [decide((), "h", ("g",), False).reason, decide(AUTO, "h", (), False).reason] == [
+        "Forbidden",
+        "OK",
+    ]
