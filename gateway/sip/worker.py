@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import faulthandler
 import gc
 import logging
@@ -75,6 +76,29 @@ OUT_BUFFER_LIMIT = 4 * 1024 * 1024
 """Bytes waiting on stdout beyond which caller audio is dropped (main is stalled)."""
 
 
+def _vector_reader() -> Callable[[Any], bytes]:
+    """The fastest correct way to copy a pjsua2 ``ByteVector`` (a frame's audio) to bytes.
+
+    SWIG converts element by element: ~260 µs per 640-byte frame, half of a tapped
+    call's CPU. Reading the ``std::vector``'s buffer takes ~1.5 µs. The direct path
+    is checked against SWIG's at start and only used if they agree.
+    """
+
+    def direct(vector: Any) -> bytes:
+        pointers = ctypes.cast(int(vector.this), ctypes.POINTER(ctypes.c_void_p))
+        begin, end = pointers[0], pointers[1]
+        return ctypes.string_at(begin, end - begin) if begin and end else b""
+
+    sample = bytes(range(256)) * 3
+    try:
+        if direct(pj.ByteVector(sample)) == sample and direct(pj.ByteVector()) == b"":
+            return direct
+    except Exception:
+        log.exception("direct frame reading unavailable")
+    log.warning("copying frames through SWIG (slow: ~0.3 ms per frame)")
+    return bytes
+
+
 def _pj_error(exc: pj.Error) -> str:
     return f"{getattr(exc, 'title', '')}: {getattr(exc, 'reason', '')}".strip(": ")
 
@@ -90,9 +114,16 @@ def _op(code: int, reason: str = "") -> pj.CallOpParam:
 class TapPort(pj.AudioMediaPort):  # type: ignore[misc]
     """Python's ear and mouth in one call: caller audio out, main's audio in."""
 
-    def __init__(self, call_id: str, rate: int, emit: Callable[[str, bytes], None]) -> None:
+    def __init__(
+        self,
+        call_id: str,
+        rate: int,
+        emit: Callable[[str, bytes], None],
+        read: Callable[[Any], bytes],
+    ) -> None:
         super().__init__()
         self.call_id = call_id
+        self._read = read
         self.rate = rate
         self._emit = emit
         self._loop = asyncio.get_running_loop()
@@ -122,7 +153,7 @@ class TapPort(pj.AudioMediaPort):  # type: ignore[misc]
             if getattr(self, "closed", True):
                 return
             if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO:
-                self._loop.call_soon_threadsafe(self._emit, self.call_id, bytes(frame.buf))
+                self._loop.call_soon_threadsafe(self._emit, self.call_id, self._read(frame.buf))
         except Exception:
             log.exception("tap receive failed")
 
@@ -202,6 +233,7 @@ class Worker:
         self._dying: dict[str, TapPort] = {}
         """Taps of ended calls, kept until the bridge has surely let go of them."""
         self._watch = MediaWatch(settings.media_timeout)
+        self._read = _vector_reader()
         self._counter = 0
         self.closing = False
         self.ep = pj.Endpoint()
@@ -327,7 +359,7 @@ class Worker:
             return  # on hold, or no audio yet: links are restored when it is back
         if call.media_index is None:
             call.media_index = index
-            call.tap = TapPort(call.call_id, self.settings.tap_rate, self._emit_audio)
+            call.tap = TapPort(call.call_id, self.settings.tap_rate, self._emit_audio, self._read)
             stream = call.getStreamInfo(index)
             self._send(CallAnswered(call.call_id, f"{stream.codecName}/{stream.codecClockRate}"))
             self._watch.start(call.call_id, self._rx_packets(call), time.monotonic())
