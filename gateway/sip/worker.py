@@ -438,7 +438,12 @@ class Worker:
         """Carry out one command from the supervisor."""
         if isinstance(message, AudioFrame):
             call = self.calls.get(message.call_id)
-            if call is not None and call.tap is not None:
+            expected = self.settings.tap_rate // 50 * 2
+            if message.rate != self.settings.tap_rate or len(message.pcm) != expected:
+                # pjmedia copies a whole frame from the buffer: a short one would be overread
+                reason = f"audio must be 20 ms at {self.settings.tap_rate} Hz ({expected} bytes)"
+                self._send(CommandFailed(message.call_id, reason))
+            elif call is not None and call.tap is not None:
                 call.tap.inject.append(message.pcm)
         elif isinstance(message, AnswerCall):
             self._decide(message.call_id, 200)
