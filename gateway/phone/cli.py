@@ -22,10 +22,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from gateway.alarm.types import AlarmType
-from gateway.phone.api import Position, alarm_body, raise_alarm
+from gateway.phone.api import Position, RaisedAlarm, alarm_body, raise_alarm
 from gateway.phone.audio import Clip, prepare_wav, synthesize
 from gateway.phone.errors import CallFailed, PhoneError, UsageError
 
@@ -165,20 +165,27 @@ async def _raise(args: argparse.Namespace, clip: Clip | None, report: Report) ->
     sip_address(identity)
     position = Position(args.lat, args.lon, args.accuracy) if args.lat is not None else None
     body = alarm_body(args.type, datetime.now(UTC), position, args.battery)
-    config = None if args.no_call else _phone_config(args, identity, args.sip_port)
-    alarm = await raise_alarm(args.url, args.token, body, attempts=max(1, args.attempts))
-    report(f"alarm {alarm.id} {'already raised' if alarm.replayed else 'raised'}")
-    if config is None:
+    if args.no_call:
+        await _post(args, body, report)
         return 0
     from gateway.phone.softphone import open_phone
 
-    async with open_phone(config, clip, report) as phone:
+    # the phone starts first: a local fault (port, codec) shows before any alarm exists,
+    # and the call goes out the moment the gateway answers
+    async with open_phone(_phone_config(args, identity, args.sip_port), clip, report) as phone:
+        alarm = await _post(args, body, report)
         report(f"calling {alarm.sip_uri} from {identity}")
         call = await phone.dial(alarm.sip_uri, alarm.headers, args.ring_timeout)
         report(f"call answered ({await call.connected})")
         ours = await phone.talk(call, args.hold)
         report("hung up" if ours else "the gateway hung up")
     return 0
+
+
+async def _post(args: argparse.Namespace, body: dict[str, Any], report: Report) -> RaisedAlarm:
+    alarm = await raise_alarm(args.url, args.token, body, attempts=max(1, args.attempts))
+    report(f"alarm {alarm.id} {'already raised' if alarm.replayed else 'raised'}")
+    return alarm
 
 
 async def _wait(args: argparse.Namespace, clip: Clip | None, report: Report) -> int:

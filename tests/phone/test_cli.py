@@ -268,6 +268,29 @@ async def test_raise_shows_the_sip_refusal(phone: Phone, aiohttp_server: Aiohttp
 
 
 @pytest.mark.integration
+async def test_local_faults_show_before_any_alarm_is_raised(
+    phone: Phone, aiohttp_server: AiohttpServer
+) -> None:
+    posts = 0
+
+    async def created(request: web.Request) -> web.Response:
+        nonlocal posts
+        posts += 1
+        return web.json_response({}, status=500)
+
+    api = web.Application()
+    api.router.add_post("/api/v1/alarms", created)
+    url = str((await aiohttp_server(api)).make_url("")).rstrip("/")
+    done = await finish(
+        await phone("raise", "--url", url, "--token", "t", "--codecs", "opus/48000")
+    )
+    assert done.code == 2
+    assert done.err.startswith("error: unknown codec 'opus/48000'; choose from ")
+    assert "G722/16000" in done.err
+    assert posts == 0
+
+
+@pytest.mark.integration
 async def test_raise_with_a_wrong_token_shows_the_apis_401_message(
     client: Client, phone: Phone
 ) -> None:
