@@ -87,6 +87,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         audio.add_argument("--wav", type=Path, help="WAV file played once the call is answered")
         audio.add_argument("--say", help="text spoken with espeak-ng once the call is answered")
         command.add_argument("--voice", default="en-us", help="espeak-ng voice for --say")
+        command.add_argument(
+            "--record", type=Path, help="WAV file for what the far end says (16 kHz mono)"
+        )
         command.add_argument("--bind", default="127.0.0.1", help="address for SIP and RTP")
         command.add_argument(
             "--rtp-port", type=int, help="first RTP port (default: random in 20000-30000)"
@@ -149,11 +152,15 @@ def _phone_config(
 ) -> PhoneConfig:
     from gateway.phone.softphone import PhoneConfig
 
+    if args.record is not None and not args.record.parent.is_dir():
+        raise UsageError(f"--record: no directory {args.record.parent}")
     if args.rtp_port_range < 2:
         raise UsageError(f"--rtp-port-range must be at least 2, got {args.rtp_port_range}")
     rtp = args.rtp_port if args.rtp_port is not None else random.randrange(20000, 30000, 2)
     codecs = tuple(c.strip() for c in args.codecs.split(",") if c.strip())
-    return PhoneConfig(identity, args.bind, sip_port, rtp, args.rtp_port_range, codecs, trusted)
+    return PhoneConfig(
+        identity, args.bind, sip_port, rtp, args.rtp_port_range, codecs, trusted, args.record
+    )
 
 
 async def _raise(args: argparse.Namespace, clip: Clip | None, report: Report) -> int:

@@ -16,6 +16,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 import pjsua2 as pj
 
@@ -47,6 +48,8 @@ class PhoneConfig:
     codecs: tuple[str, ...] = ("G722/16000", "PCMA/8000", "PCMU/8000")
     trusted: tuple[str, ...] = ()
     """Hosts whose auto-answer requests are obeyed; empty: any host."""
+    record: Path | None = None
+    """WAV file receiving what the far end says (mono 16-bit, 16 kHz), or None."""
 
 
 def _op(code: int = 0, reason: str = "") -> pj.CallOpParam:
@@ -128,7 +131,8 @@ class SoftPhone:
         self.report = report
         self.calls: list[PhoneCall] = []
         """Every call object, kept until the library is destroyed (pjsua2 needs them)."""
-        self.players: list[pj.AudioMediaPlayer] = []
+        self.ports: list[pj.AudioMedia] = []
+        """Players and recorders, released before the library like the calls."""
         self.answered: asyncio.Queue[tuple[CallProgress, Headers]] = asyncio.Queue()
         self.ep = pj.Endpoint()
         self.ep.libCreate()
@@ -220,11 +224,17 @@ class SoftPhone:
         if index is None or call.progress.connected.done():
             return
         stream = call.getStreamInfo(index)
+        audio = call.getAudioMedia(index)
         if self.clip is not None:
             player = pj.AudioMediaPlayer()
             player.createPlayer(str(self.clip.path), pj.PJMEDIA_FILE_NO_LOOP)
-            self.players.append(player)
-            player.startTransmit(call.getAudioMedia(index))
+            self.ports.append(player)
+            player.startTransmit(audio)
+        if self.config.record is not None:
+            recorder = pj.AudioMediaRecorder()
+            recorder.createRecorder(str(self.config.record))
+            self.ports.append(recorder)
+            audio.startTransmit(recorder)
         call.progress.connected.set_result(f"{stream.codecName}/{stream.codecClockRate}")
 
     # --- commands --------------------------------------------------------------------
@@ -282,7 +292,7 @@ class SoftPhone:
 
     def destroy(self) -> None:
         """Release every pjsua2 object, then the library (anything left would abort)."""
-        self.players.clear()
+        self.ports.clear()  # a recorder completes its WAV header here
         self.calls.clear()
         if hasattr(self, "account"):
             self.account.shutdown()

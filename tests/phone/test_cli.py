@@ -34,6 +34,7 @@ from tests.sip.conftest import (
     probe,
     rtp_base,
     speech,
+    stream_audio,
 )
 
 __all__ = ["probe", "speech"]  # fixtures used by name below
@@ -186,7 +187,7 @@ async def test_raise_creates_the_alarm_and_its_call_carries_the_wav(
 
 
 @pytest.mark.integration
-async def test_wait_auto_answers_the_gateways_callback_and_reports_its_headers(
+async def test_wait_auto_answers_the_callback_reports_its_headers_and_talks_both_ways(
     client: Client, phone: Phone, speech: Speech, tmp_path: Path
 ) -> None:
     app = client.app
@@ -197,14 +198,16 @@ async def test_wait_auto_answers_the_gateways_callback_and_reports_its_headers(
     )
     uri = f"sip:agent42@127.0.0.1:{free_udp_port()}"
     wav = write_wav(speech, tmp_path / "answer.wav")
+    record = tmp_path / "operator.wav"
     waiting = await phone("wait", "--sip-uri", uri, "--wav", str(wav), "--hold", "0.5",
-                          "--timeout", "30")  # fmt: skip
+                          "--timeout", "30", "--record", str(record))  # fmt: skip
     assert waiting.stdout is not None
     async with asyncio.timeout(20):
         assert (await waiting.stdout.readline()).startswith(b"waiting for a call on ")
     supervisor = app[VOICE].supervisor
     assert supervisor is not None
-    await supervisor.callback(alarm.id, uri, attempts=1)
+    ref = await supervisor.callback(alarm.id, uri, attempts=1)
+    await stream_audio(supervisor, ref.call_id, speech.reference)  # as an operator talks
     done = await finish(waiting)
     assert done.code == 0, done.err
     assert "Answer-Mode: Auto" in done.out
@@ -213,6 +216,15 @@ async def test_wait_auto_answers_the_gateways_callback_and_reports_its_headers(
     assert "call answered" in done.out
     share = played_share(speech.reference, heard[alarm.id])
     assert share >= 0.8, f"only {share:.0%} of the phone's audio reached the gateway"
+    with wave.open(str(record), "rb") as wav_in:
+        assert (wav_in.getnchannels(), wav_in.getsampwidth(), wav_in.getframerate()) == (
+            1,
+            2,
+            16000,
+        )
+        recorded = bytearray(wav_in.readframes(wav_in.getnframes()))
+    share = played_share(speech.reference, recorded)
+    assert share >= 0.8, f"only {share:.0%} of the gateway's audio reached the phone"
 
 
 @pytest.mark.integration
