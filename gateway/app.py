@@ -238,8 +238,12 @@ async def _dialplan_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def _wants(sinks: dict[str, Sink]) -> Callable[[str, OutboxEvent], bool]:
+    """Webhooks take the kinds they subscribe to; pilot alarms never reach a receiver."""
+
     def wants(name: str, event: OutboxEvent) -> bool:
         sink = sinks[name]
+        if isinstance(sink, Dc09Sender):
+            return not event.payload.get("pilot", False)
         return not isinstance(sink, WebhookSender) or sink.wants(event)
 
     return wants

@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         "--sip-uri", help="the phone's SIP identity, e.g. sip:agent42@example.org"
     )
     add_device.add_argument("--label", help="free text, e.g. the agent's name")
+    add_device.add_argument("--tenant", help="the agent's organisation (see 'tenant add')")
     add_device.add_argument(
         "--language", choices=["fr", "en"], help="language the agent speaks on alarm calls"
     )
@@ -74,6 +75,17 @@ def _parser() -> argparse.ArgumentParser:
     download.add_argument("--sha256", help="expected SHA-256 of the zip archive")
 
     phone_cli.configure(sub.add_parser("phone", help="simulate a lone-worker phone"))
+
+    tenant = sub.add_parser("tenant", help="manage organisations").add_subparsers(
+        dest="action", required=True
+    )
+    add_tenant = with_config(tenant.add_parser("add", help="create an organisation"))
+    add_tenant.add_argument("name")
+    add_tenant.add_argument(
+        "--pilot",
+        action="store_true",
+        help="on trial: alarms handled end to end, never forwarded to the monitoring centre",
+    )
 
     user = sub.add_parser("user", help="manage staff accounts").add_subparsers(
         dest="action", required=True
@@ -110,8 +122,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "models":
         return _models(settings, args)
+    if args.command == "tenant":
+        return asyncio.run(_add_tenant(settings, args.name, args.pilot))
     if args.command == "device":
-        return asyncio.run(_add_device(settings, args.id, args.sip_uri, args.label, args.language))
+        return asyncio.run(
+            _add_device(settings, args.id, args.sip_uri, args.label, args.language, args.tenant)
+        )
     password = _read_password(args.password_stdin)
     if password is None:
         return 2
@@ -183,6 +199,7 @@ async def _add_device(
     sip_uri: str | None,
     label: str | None,
     language: str | None,
+    tenant: str | None,
 ) -> int:
     if sip_uri is not None:
         identity = sip_identity(sip_uri)
@@ -203,6 +220,7 @@ async def _add_device(
             sip_uri=sip_uri,
             label=label,
             language=language,
+            tenant=tenant,
         )
     except Conflict as exc:
         print(exc, file=sys.stderr)
@@ -211,6 +229,21 @@ async def _add_device(
         await store.close()
     print(token)
     print(f"device {device_id!r} registered; the token above is shown only once", file=sys.stderr)
+    return 0
+
+
+async def _add_tenant(settings: Settings, name: str, pilot: bool) -> int:
+    store = await _open_store(settings)
+    try:
+        await store.add_tenant(name, utc_now(), pilot=pilot)
+    except Conflict as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    print(
+        f"tenant {name!r} created{' (pilot: nothing forwarded)' if pilot else ''}", file=sys.stderr
+    )
     return 0
 
 

@@ -107,6 +107,9 @@ class AlarmOut(BaseModel):
     closed_at: datetime | None
     location: Location | None
     battery_pct: int | None
+    tenant: str | None = None
+    pilot: bool = False
+    """Raised by a tenant on trial: handled end to end, not forwarded to the receiver."""
     timeline: list[TimelineEntryOut] | None = None
 
     @classmethod
@@ -126,6 +129,8 @@ class AlarmOut(BaseModel):
             closed_at=alarm.closed_at,
             location=Location(lat=p.lat, lon=p.lon, accuracy_m=p.accuracy_m) if p else None,
             battery_pct=alarm.battery_pct,
+            tenant=alarm.tenant,
+            pilot=alarm.pilot,
             timeline=[TimelineEntryOut.of(e) for e in alarm.timeline] if with_timeline else None,
         )
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 
 from gateway.alarm.events import AlarmEvent, Noted, Offered
@@ -72,12 +71,8 @@ class ManagerWebhook(Protocol):
         """POST the message to ``action.address``; raise if not answered 2xx."""
 
 
-@dataclass(frozen=True, slots=True)
-class Tenancy:
-    """What the runner knows of an alarm's organisation (the back office refines it)."""
-
-    tenant: str = "default"
-    pilot: bool = False
+DEFAULT_TENANT = "default"
+"""Tenant of alarms from devices registered without one."""
 
 
 class DialplanRunner:
@@ -90,7 +85,6 @@ class DialplanRunner:
         *,
         voice: VoiceActions | None = None,
         webhook: ManagerWebhook | None = None,
-        tenancy: Callable[[str], Tenancy] = lambda _device: Tenancy(),
     ) -> None:
         self._library = library
         self._journal = journal
@@ -99,7 +93,6 @@ class DialplanRunner:
         self._wall = journal.clock
         self._voice = voice
         self._webhook = webhook
-        self._tenancy = tenancy
         self._machines: dict[str, EscalationMachine] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         # (alarm id, input); None means "the machine's timer fired"
@@ -166,15 +159,14 @@ class DialplanRunner:
             await self._handle(alarm_id, AlarmClosed())
 
     async def _open(self, alarm_id: str, alarm: Mapping[str, Any]) -> None:
-        tenancy = self._tenancy(str(alarm["device_id"]))
         self._rotation += 1
         context = AlarmContext(
             alarm_id=alarm_id,
-            tenant=tenancy.tenant,
+            tenant=str(alarm.get("tenant") or DEFAULT_TENANT),
             alarm_type=AlarmType(alarm["type"]),
             agent=str(alarm["device_id"]),
             state=AlarmState(alarm["state"]),
-            pilot=tenancy.pilot,
+            pilot=bool(alarm.get("pilot", False)),
             rotation=self._rotation,
         )
         loop = asyncio.get_running_loop()

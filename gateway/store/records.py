@@ -28,6 +28,14 @@ class Device:
     """The agent's account at the monitoring centre; unset: the gateway's default."""
     language: str | None = None
     """Language the agent speaks on alarm calls (``fr``, ``en``); unset: the gateway's."""
+    tenant: str | None = None
+    """The organisation the agent belongs to (regional directorate...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    name: str
+    pilot: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +76,6 @@ class AlarmRecord:
     position: Position | None
     battery_pct: int | None
     timeline: tuple[TimelineEntry, ...] = ()
+    tenant: str | None = None
+    pilot: bool = False
+    """Raised by a tenant on trial: handled end to end, never forwarded to the receiver."""

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 
@@ -58,6 +60,14 @@ metadata = MetaData(
     }
 )
 
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("pilot", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
 devices = Table(
     "devices",
     metadata,
@@ -69,6 +79,7 @@ devices = Table(
     Column("revoked_at", UTCDateTime(), nullable=True),
     Column("dc09_account", String(16), nullable=True),
     Column("language", String(8), nullable=True),
+    Column("tenant", String(64), ForeignKey("tenants.name"), nullable=True),
 )
 
 users = Table(
@@ -111,6 +122,8 @@ alarms = Table(
     Column("battery_pct", Integer, nullable=True),
     Column("idempotency_key", String(128), nullable=True),
     Column("request_hash", String(64), nullable=True),
+    Column("tenant", String(64), nullable=True),
+    Column("pilot", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("device_id", "idempotency_key", name="uq_alarms_device_idempotency"),
     Index("ix_alarms_state", "state"),
     Index("ix_alarms_received_at", "received_at"),

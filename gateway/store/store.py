@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -34,7 +35,7 @@ from gateway.ids import new_alarm_id
 from gateway.outbox.events import EventKind, OutboxEvent
 from gateway.store import migrate
 from gateway.store.errors import Conflict, NotFound, StoreError
-from gateway.store.records import AlarmRecord, Device, NewAlarm, Role, User
+from gateway.store.records import AlarmRecord, Device, NewAlarm, Role, Tenant, User
 from gateway.store.schema import (
     alarms,
     devices,
@@ -42,6 +43,7 @@ from gateway.store.schema import (
     outbox_cursors,
     outbox_dead_letters,
     sessions,
+    tenants,
     timeline,
     users,
 )
@@ -114,6 +116,18 @@ class Store:
 
     # --- devices and users ---------------------------------------------------------
 
+    async def add_tenant(self, name: str, now: datetime, *, pilot: bool = False) -> None:
+        statement = insert(tenants).values(name=name, pilot=pilot, created_at=now)
+        try:
+            await self._write(lambda conn: conn.execute(statement))
+        except IntegrityError:
+            raise Conflict(f"tenant {name!r} already exists") from None
+
+    async def tenant(self, name: str) -> Tenant | None:
+        query = select(tenants).where(tenants.c.name == name)
+        row = await self._read(lambda conn: conn.execute(query).first())
+        return None if row is None else Tenant(row.name, row.pilot)
+
     async def add_device(
         self,
         device_id: str,
@@ -124,6 +138,7 @@ class Store:
         label: str | None = None,
         dc09_account: str | None = None,
         language: str | None = None,
+        tenant: str | None = None,
     ) -> None:
         values = dict(
             id=device_id,
@@ -133,11 +148,15 @@ class Store:
             created_at=now,
             dc09_account=dc09_account,
             language=language,
+            tenant=tenant,
         )
         try:
             await self._write(lambda conn: conn.execute(insert(devices).values(**values)))
         except IntegrityError:
-            raise Conflict(f"device {device_id!r} or its SIP URI is already registered") from None
+            raise Conflict(
+                f"device {device_id!r} or its SIP URI is already registered, or tenant "
+                f"{tenant!r} does not exist"
+            ) from None
 
     async def device_by_token_hash(self, token_hash: str) -> Device | None:
         """The device holding this token; cached a few seconds (a revocation takes that long)."""
@@ -250,7 +269,8 @@ class Store:
         )
         position = new.position
 
-        def write(conn: Connection) -> None:
+        def write(conn: Connection) -> AlarmRecord:
+            tenant, pilot = _tenancy(conn, new.device_id)
             conn.execute(
                 insert(alarms).values(
                     id=alarm_id,
@@ -267,12 +287,16 @@ class Store:
                     battery_pct=new.battery_pct,
                     idempotency_key=new.idempotency_key,
                     request_hash=new.request_hash,
+                    tenant=tenant,
+                    pilot=pilot,
                 )
             )
-            self._persist(conn, record, transition, seq=1, occurred_at=new.occurred_at)
+            stored = replace(record, tenant=tenant, pilot=pilot)
+            self._persist(conn, stored, transition, seq=1, occurred_at=new.occurred_at)
+            return stored
 
         try:
-            await self._write(write)
+            record = await self._write(write)
             self._outbox_written()
         except IntegrityError:
             # the idempotency key is known (a retry): answer with the first alarm
@@ -570,6 +594,18 @@ def _tune_sqlite(engine: Engine, synchronous: str) -> None:
         cursor.close()
 
 
+def _tenancy(conn: Connection, device_id: str) -> tuple[str | None, bool]:
+    """The device's tenant, and whether that tenant is on trial (pilot)."""
+    row = conn.execute(
+        select(devices.c.tenant, tenants.c.pilot)
+        .select_from(devices.outerjoin(tenants, devices.c.tenant == tenants.c.name))
+        .where(devices.c.id == device_id)
+    ).first()
+    if row is None:
+        return None, False
+    return row.tenant, bool(row.pilot)
+
+
 def _dc09_account(conn: Connection, device_id: str) -> str | None:
     query = select(devices.c.dc09_account).where(devices.c.id == device_id)
     account = conn.execute(query).scalar_one_or_none()
@@ -583,6 +619,8 @@ def _payload(record: AlarmRecord, entry: TimelineEntry, account: str | None) -> 
         "device_id": record.device_id,
         **({"account": account} if account else {}),
         "state": entry.state.value,
+        **({"tenant": record.tenant} if record.tenant else {}),
+        **({"pilot": True} if record.pilot else {}),
         **{k: v for k, v in entry.data.items() if k != "position"},
     }
     if record.position is not None:
@@ -603,6 +641,7 @@ def _device(row: Row[Any]) -> Device:
         row.revoked_at,
         row.dc09_account,
         row.language,
+        row.tenant,
     )
 
 
@@ -635,4 +674,6 @@ def _alarm(row: Row[Any], entries: tuple[TimelineEntry, ...]) -> AlarmRecord:
         position=position,
         battery_pct=row.battery_pct,
         timeline=entries,
+        tenant=row.tenant,
+        pilot=bool(row.pilot),
     )

@@ -133,3 +133,46 @@ async def test_gateway_killed_during_delivery_loses_nothing(gateway: GatewayProc
         deduplicated = [c for i, c in enumerate(got[alarm_id]) if c not in got[alarm_id][:i]]
         assert deduplicated == codes
     assert delivered_before < 80  # the kill really happened during delivery
+
+
+async def test_a_pilot_tenants_alarms_are_handled_but_never_forwarded(
+    gateway: GatewayProcess,
+) -> None:
+    receiver = SiaReceiver(free_port())
+    await receiver.start()
+    try:
+        dc09_config(gateway, receiver.port)
+        gateway.cli("tenant", "add", "trial-site", "--pilot")
+        pilot = gateway.cli("device", "add", "pilot-phone", "--tenant", "trial-site")
+        regular = gateway.cli("device", "add", "regular-phone")
+        gateway.cli(
+            "user",
+            "add",
+            "sup",
+            "--role",
+            "supervisor",
+            "--password-stdin",
+            stdin="a long password\n",
+        )
+        gateway.start()
+        alarm = {"type": "sos", "occurred_at": "2026-12-04T08:00:00Z"}
+        ids = {}
+        for name, token in (("pilot", pilot), ("regular", regular)):
+            status, body = gateway.request(
+                "POST", "/api/v1/alarms", alarm, {"Authorization": f"Bearer {token}"}
+            )
+            assert status == 201
+            ids[name] = body["id"]
+        await eventually(lambda: len(receiver.events) >= 1, within=20)
+        await asyncio.sleep(2)  # the pilot's event would have gone out by now
+    finally:
+        await receiver.stop()
+    assert [alarm_of(e) for e in receiver.events] == [ids["regular"]]
+    _, session = gateway.request(
+        "POST", "/api/v1/sessions", {"name": "sup", "password": "a long password"}
+    )
+    staff = {"Authorization": f"Bearer {session['token']}"}
+    _, stored = gateway.request("GET", f"/api/v1/alarms/{ids['pilot']}", headers=staff)
+    assert stored["pilot"] is True
+    notes = [e["data"].get("text", "") for e in stored["timeline"]]
+    assert any("not forwarded to the monitoring centre's receiver" in n for n in notes), notes

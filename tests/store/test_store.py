@@ -158,3 +158,22 @@ async def test_apply_all_is_all_or_nothing(store: Store) -> None:
     reloaded = await store.get_alarm(alarm.id)
     assert reloaded is not None
     assert [e.kind for e in reloaded.timeline] == ["raised", "noted", "offered"]
+
+
+async def test_a_pilot_tenants_alarm_is_marked_pilot_in_its_events(store: Store) -> None:
+    await store.add_tenant("dgfip-35", NOW, pilot=True)
+    with pytest.raises(Conflict):
+        await store.add_tenant("dgfip-35", NOW)
+    await store.add_device("pilot-phone", "p" * 64, NOW, tenant="dgfip-35")
+    with pytest.raises(Conflict, match="does not exist"):
+        await store.add_device("stray", "q" * 64, NOW, tenant="nowhere")
+    alarm, _ = await store.raise_alarm(
+        NewAlarm("pilot-phone", AlarmType.SOS, NOW, None, None, "http"), NOW
+    )
+    assert (alarm.tenant, alarm.pilot) == ("dgfip-35", True)
+    [event] = await store.outbox_after(0)
+    assert event.payload["pilot"] is True
+    assert event.payload["tenant"] == "dgfip-35"
+    reloaded = await store.get_alarm(alarm.id)
+    assert reloaded is not None
+    assert reloaded.pilot
