@@ -18,6 +18,7 @@ import random
 import re
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -182,17 +183,24 @@ async def _raise(args: argparse.Namespace, clip: Clip | None, report: Report) ->
     async with open_phone(_phone_config(args, identity, args.sip_port), clip, report) as phone:
         alarm = await _post(args, body, report)
         report(f"calling {alarm.sip_uri} from {identity}")
+        started = time.monotonic()
         call = await phone.dial(alarm.sip_uri, alarm.headers, args.ring_timeout)
-        report(f"call answered ({await call.connected})")
+        report(f"call answered ({await call.connected}) in {_ms(started)}")
         ours = await phone.talk(call, args.hold)
         report("hung up" if ours else "the gateway hung up")
     return 0
 
 
 async def _post(args: argparse.Namespace, body: dict[str, Any], report: Report) -> RaisedAlarm:
+    started = time.monotonic()
     alarm = await raise_alarm(args.url, args.token, body, attempts=max(1, args.attempts))
-    report(f"alarm {alarm.id} {'already raised' if alarm.replayed else 'raised'}")
+    outcome = "already raised" if alarm.replayed else "raised"
+    report(f"alarm {alarm.id} {outcome} in {_ms(started)}")
     return alarm
+
+
+def _ms(since: float) -> str:
+    return f"{(time.monotonic() - since) * 1000:.0f} ms"
 
 
 async def _wait(args: argparse.Namespace, clip: Clip | None, report: Report) -> int:

@@ -176,7 +176,7 @@ async def test_raise_creates_the_alarm_and_its_call_carries_the_wav(
     done = await finish(await phone(*args))
     assert done.code == 0, done.out + done.err
     [alarm] = await client.app[STORE].list_alarms()
-    assert f"alarm {alarm.id} raised" in done.out
+    assert f"alarm {alarm.id} raised in " in done.out
     assert "call answered" in done.out and "hung up" in done.out
     assert alarm.alarm_type is AlarmType.FALL and alarm.battery_pct == 64
     assert alarm.position is not None and alarm.position.lat == 48.85
@@ -275,7 +275,7 @@ async def test_raise_shows_the_sip_refusal(phone: Phone, aiohttp_server: Aiohttp
     url = str(server.make_url("")).rstrip("/")
     done = await finish(await phone("raise", "--url", url, "--token", "t", "--say", "Help"))
     assert done.code == 1
-    assert "alarm 01A raised\n" in done.out
+    assert "alarm 01A raised in " in done.out
     assert done.err == f"error: call to {target} failed: 486 Busy Here\n"
 
 
