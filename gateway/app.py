@@ -17,6 +17,7 @@ from aiohttp import web
 
 from gateway.advisor import SpeechAdvisor
 from gateway.api import (
+    routes_acknowledgements,
     routes_alarms,
     routes_events,
     routes_recordings,
@@ -43,6 +44,7 @@ from gateway.dialplan.events import CueDetected
 from gateway.dialplan.library import DialplanLibrary
 from gateway.dialplan.runner import DialplanRunner
 from gateway.journal import Journal
+from gateway.managers import ManagerNotifier
 from gateway.metrics import Metrics
 from gateway.outbox.events import OutboxEvent
 from gateway.outbox.runner import OutboxRunner, Sink
@@ -217,7 +219,14 @@ async def _speech_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _dialplan_ctx(app: web.Application) -> AsyncIterator[None]:
     """Routing and escalation; SIGHUP reloads the plans, keeping the old ones if broken."""
     library = DialplanLibrary(app[SETTINGS].dialplan.directory)  # broken at start: refuse
-    runner = DialplanRunner(library, app[JOURNAL], voice=app[VOICE])
+    secret = app[SETTINGS].dialplan.manager_webhook_secret
+    notifier = None
+    if secret is not None:
+        notifier = ManagerNotifier(
+            secret.get_secret_value().encode(), app[SETTINGS].gateway.public_url
+        )
+        await notifier.start()
+    runner = DialplanRunner(library, app[JOURNAL], voice=app[VOICE], webhook=notifier)
     app[DIALPLANS] = runner
 
     def reload() -> None:
@@ -235,6 +244,8 @@ async def _dialplan_ctx(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.remove_signal_handler(signal.SIGHUP)
     await runner.stop()
+    if notifier is not None:
+        await notifier.stop()
 
 
 def _wants(sinks: dict[str, Sink]) -> Callable[[str, OutboxEvent], bool]:
@@ -272,6 +283,7 @@ def make_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web
         routes_events,
         routes_stations,
         routes_recordings,
+        routes_acknowledgements,
         routes_system,
     ):
         app.add_routes(module.routes)

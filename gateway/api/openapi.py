@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from gateway import __version__
 from gateway.alarm.types import AlarmState
+from gateway.api.routes_acknowledgements import AcknowledgementIn
 from gateway.api.routes_recordings import RecordingList
 from gateway.api.routes_stations import ModeIn, StationIn, StationOut
 from gateway.api.schemas import (
@@ -44,6 +45,7 @@ _MODELS: tuple[type[BaseModel], ...] = (
     ModeIn,
     StationOut,
     RecordingList,
+    AcknowledgementIn,
     *CONSOLE_MODELS,
 )
 _REF = "#/components/schemas/{model}"
@@ -263,6 +265,17 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": {"description": "audio/wav"},
                         **_errors(401, 403, 404),
+                    },
+                }
+            },
+            "/api/v1/acknowledgements": {
+                "post": {
+                    "summary": "A manager acknowledges a notification (link sent by webhook)",
+                    "security": [],
+                    "requestBody": {"required": True, **_json(AcknowledgementIn)},
+                    "responses": {
+                        "202": {"description": "Acknowledged: the escalation chain stops"},
+                        **_errors(400, 403, 413, 415, 422, 503),
                     },
                 }
             },

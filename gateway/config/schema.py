@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from gateway.dc09.config import Dc09Config
 from gateway.sip.config import SipConfig
@@ -87,6 +87,9 @@ class DialplanSection(Section):
     enabled: bool = True
     """false: no plan offers or escalates alarms; operators take them from the queue only."""
     directory: Path = Field(default_factory=bundled_dialplans)
+    manager_webhook_secret: SecretStr | None = None
+    """HMAC secret for manager notifications by webhook and their acknowledgement
+    links; unset: the webhook channel fails and the dialplan moves to the next contact."""
     """Folder of ``*.yaml`` dialplans, loaded together; reloaded on SIGHUP."""
 
 
