@@ -17,6 +17,7 @@ from gateway.alarm.types import AlarmState, AlarmType
 from gateway.api.schemas import alarm_message
 from gateway.journal import Journal
 from gateway.metrics import Metrics
+from gateway.sip.errors import SipError
 from gateway.sip.events import (
     Answer,
     CallConnected,
@@ -30,11 +31,19 @@ from gateway.sip.events import (
     WorkerDied,
 )
 from gateway.sip.messages import IncomingCall
+from gateway.sip.prompt import prompt_for_key
 from gateway.sip.supervisor import SipSupervisor
 from gateway.store.errors import NotFound
 from gateway.store.records import AlarmRecord, NewAlarm
+from gateway.tts import TtsError, guess_language, synthesize
 
 log = logging.getLogger("gateway.voice")
+
+_ACK_PROMPT = {
+    "fr": "Pour acquitter, appuyez sur la touche {digit}.",
+    "en": "To acknowledge, press {digit}.",
+}
+_SPOKEN_KEY = {"fr": {"*": "étoile", "#": "dièse"}, "en": {"*": "star", "#": "hash"}}
 
 AudioListener = Callable[[str, bytes, int], None]
 """Called with (alarm id, 20 ms of s16le mono PCM, sample rate) for the caller's voice."""
@@ -197,7 +206,25 @@ class VoiceService:
         await supervisor.callback(alarm_id, uri, attempts=1)
 
     async def call_manager(self, alarm_id: str, uri: str, message: str, ack_digit: str) -> bool:
-        raise RuntimeError("spoken manager calls are not available on this gateway yet")
+        """Ring a manager, speak ``message`` and how to acknowledge; True once they press
+        ``ack_digit``. False if they hang up, press another key after the message was
+        repeated, or press nothing for 60 s. Raises if the call cannot be placed or
+        answered (unreachable, busy, no answer), or if speech synthesis fails.
+        """
+        supervisor = self._require()
+        language = guess_language(message)
+        prompt = _ACK_PROMPT[language].format(digit=_SPOKEN_KEY[language].get(ack_digit, ack_digit))
+        extra = {"alarm_id": alarm_id, "uri": uri}
+        try:
+            speech = await synthesize(f"{message} {prompt}", language)  # before ringing anyone
+            result = await prompt_for_key(supervisor, uri, speech, ack_digit, alarm_id=alarm_id)
+        except (SipError, TtsError) as exc:
+            log.warning(
+                "manager call for alarm %s to %s failed: %s", alarm_id, uri, exc, extra=extra
+            )
+            raise RuntimeError(f"manager call to {uri} failed: {exc}") from exc
+        log.info("manager call for alarm %s to %s: %s", alarm_id, uri, result.outcome, extra=extra)
+        return result.acknowledged
 
     def _require(self) -> SipSupervisor:
         if self.supervisor is None:

@@ -21,6 +21,9 @@ class CallKind(StrEnum):
     """The gateway called a phone back, with auto-answer headers."""
     OPERATOR = "operator"
     """An operator station leg joined to a phone call's conference."""
+    MANAGER = "manager"
+    """A call to a person (a manager) who must hear a message and press a key; no
+    auto-answer. Its events go to the listener given to ``SipSupervisor.call``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,14 @@ class CallMediaLost(CallEvent):
 @dataclass(frozen=True, slots=True)
 class CallMediaResumed(CallEvent):
     call: CallRef
+
+
+@dataclass(frozen=True, slots=True)
+class CallDtmf(CallEvent):
+    """The far end pressed ``digit`` (one of ``0-9 * # A-D``) on its keypad."""
+
+    call: CallRef
+    digit: str
 
 
 @dataclass(frozen=True, slots=True)

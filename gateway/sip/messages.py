@@ -138,6 +138,24 @@ class CommandFailed(Message):
     reason: str
 
 
+DTMF_DIGITS = "0123456789*#ABCD"
+"""The 16 keys of RFC 4733 telephone-events 0-15 (and of SIP INFO dtmf-relay)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfReceived(Message):
+    """The far end pressed a key (RFC 2833/4733 telephone-event or SIP INFO)."""
+
+    call_id: str
+    digit: str
+
+    def __post_init__(self) -> None:
+        if len(self.digit) != 1 or self.digit not in DTMF_DIGITS:
+            raise MessageError(
+                f"DtmfReceived.digit must be one of {DTMF_DIGITS}, got {self.digit!r}"
+            )
+
+
 @dataclass(frozen=True, slots=True)
 class Pong(Message):
     """Answer to :class:`Ping`, with the worker's number of live calls."""
@@ -183,6 +201,9 @@ class MakeCall(Message):
     """Phone call id whose conference the new leg joins once answered."""
     mode: LegMode = LegMode.LISTEN
     """Mode of the leg in ``join``'s conference (ignored when ``join`` is None)."""
+    phone: bool = True
+    """False for a call to a person who is not an alarm's phone (a manager): it takes
+    none of the worker's phone slots. Ignored for legs (``join`` set), never phones."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +265,7 @@ _TYPES: dict[str, type[Message]] = {
     cls.__name__: cls
     for cls in (
         WorkerReady, IncomingCall, CallAnswered, MediaLost, MediaResumed, CallEnded,
-        ModeApplied, CommandFailed, Pong, AnswerCall, RejectCall, MakeCall, SetMode,
+        ModeApplied, CommandFailed, DtmfReceived, Pong, AnswerCall, RejectCall, MakeCall, SetMode,
         Hangup, Ping, Shutdown,
     )
 }  # fmt: skip

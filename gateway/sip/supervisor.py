@@ -13,7 +13,7 @@ import itertools
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from gateway.media.pcm import Reframer
@@ -24,6 +24,7 @@ from gateway.sip.events import (
     Answer,
     CallConnected,
     CallDecision,
+    CallDtmf,
     CallEvent,
     CallFinished,
     CallKind,
@@ -42,6 +43,7 @@ from gateway.sip.messages import (
     CallAnswered,
     CallEnded,
     CommandFailed,
+    DtmfReceived,
     Hangup,
     IncomingCall,
     MakeCall,
@@ -67,6 +69,11 @@ STOP_TIMEOUT = 5.0
 EXIT_GRACE = 2.0
 """Seconds a worker whose output closed may take to exit before it is killed."""
 COMMAND_TIMEOUT = 2.0
+PHONE_KINDS = frozenset({CallKind.INCOMING, CallKind.CALLBACK})
+"""Calls that take a worker's phone slots; legs and manager calls use the others."""
+
+CallListener = Callable[[CallEvent], None]
+"""Receives the events of one call (see :meth:`SipSupervisor.call`); must return quickly."""
 AUDIO_BACKLOG = 1024 * 1024
 """Bytes queued to a worker beyond which injected audio is dropped (worker stalled)."""
 
@@ -90,7 +97,7 @@ class _Worker:
         return self.ready.is_set() and self.process is not None and self.process.returncode is None
 
     def phones(self) -> int:
-        return sum(1 for c in self.calls.values() if c.kind is not CallKind.OPERATOR)
+        return sum(1 for c in self.calls.values() if c.kind in PHONE_KINDS)
 
     def send(self, message: AnyMessage) -> None:
         if self.process is None or self.process.stdin is None or self.process.stdin.is_closing():
@@ -122,6 +129,7 @@ class SipSupervisor:
         self._waiters: dict[str, asyncio.Future[CallRef]] = {}
         self._mode_waiters: dict[str, asyncio.Future[None]] = {}
         self._reframers: dict[str, Reframer] = {}
+        self._listeners: dict[str, CallListener] = {}
         self._ids = itertools.count(1)
         self._stopping = False
 
@@ -254,6 +262,7 @@ class SipSupervisor:
 
     def _forget(self, call_id: str, error: Exception) -> None:
         self._reframers.pop(call_id, None)
+        self._listeners.pop(call_id, None)
         waiter = self._waiters.pop(call_id, None)
         if waiter is not None and not waiter.done():
             waiter.set_exception(error)
@@ -264,9 +273,12 @@ class SipSupervisor:
     # --- worker events -------------------------------------------------------------
 
     def _report(self, event: CallEvent) -> None:
-        """Hand an event to main; its failure must not stop the reading of a worker."""
+        """Hand an event to main (or to its call's own listener); a failure there must not
+        stop the reading of a worker."""
+        call: CallRef | None = getattr(event, "call", None)
+        listener = None if call is None else self._listeners.get(call.call_id)
         try:
-            self.handler.on_call_event(event)
+            (self.handler.on_call_event if listener is None else listener)(event)
         except Exception:
             log.exception("call event handler failed on %s", event)
 
@@ -298,14 +310,19 @@ class SipSupervisor:
                     if isinstance(message, MediaLost)
                     else CallMediaResumed(ref)
                 )
+        elif isinstance(message, DtmfReceived):
+            ref = worker.calls.get(message.call_id)
+            if ref is not None:
+                self._report(CallDtmf(ref, message.digit))
         elif isinstance(message, CallEnded):
             ref = worker.calls.pop(message.call_id, None)
             if ref is not None:
+                owned = ref.call_id in self._listeners  # a manager call's listener
+                if owned or (ref.alarm_id is not None and ref.kind is not CallKind.MANAGER):
+                    self._report(CallFinished(ref, message.code, message.reason))
                 self._forget(
                     message.call_id, CallFailedError(ref.call_id, message.code, message.reason)
                 )
-                if ref.alarm_id is not None:
-                    self._report(CallFinished(ref, message.code, message.reason))
         elif isinstance(message, ModeApplied | CommandFailed):
             key = message.leg_id if isinstance(message, ModeApplied) else message.call_id
             mode_waiter = self._mode_waiters.pop(key, None)
@@ -416,6 +433,38 @@ class SipSupervisor:
                 )
                 error = exc
         raise error
+
+    async def call(
+        self,
+        uri: str,
+        listener: CallListener,
+        *,
+        alarm_id: str | None = None,
+        ring_timeout: float = 30.0,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> CallRef:
+        """Ring a person (a manager) like any caller would: no auto-answer headers.
+
+        Returns once answered; every event of the call (:class:`CallConnected`,
+        :class:`CallDtmf`, :class:`CallFinished`...) then goes to ``listener``, not to
+        the :class:`SipHandler`, which deals with phones. ``alarm_id`` only labels the
+        call. The call takes none of the phone slots, so it never makes a phone's alarm
+        call wait: it uses a slot kept for legs on the least busy worker. Raises
+        :class:`CallFailedError` (no answer within ``ring_timeout``: 408, busy, refused,
+        unreachable) or :class:`NoCapacityError`.
+        """
+        candidates = [w for w in self._workers if w.alive and len(w.calls) < MAX_CALLS_PER_WORKER]
+        if not candidates:
+            raise NoCapacityError("no SIP worker has a free call slot")
+        worker = min(candidates, key=lambda w: len(w.calls))
+        ref = CallRef(self._new_id(CallKind.MANAGER), CallKind.MANAGER, alarm_id, worker.index)
+        self._listeners[ref.call_id] = listener
+        message = MakeCall(ref.call_id, uri, headers, phone=False)
+        try:
+            return await self._place(worker, ref, message, ring_timeout)
+        except BaseException:
+            self._listeners.pop(ref.call_id, None)
+            raise
 
     async def call_operator(
         self,

@@ -37,12 +37,14 @@ from gateway.sip.config import MAX_CALLS_PER_WORKER, WorkerSettings
 from gateway.sip.errors import MessageError
 from gateway.sip.mediawatch import Lost, MediaWatch
 from gateway.sip.messages import (
+    DTMF_DIGITS,
     AnswerCall,
     AnyMessage,
     AudioFrame,
     CallAnswered,
     CallEnded,
     CommandFailed,
+    DtmfReceived,
     Hangup,
     IncomingCall,
     MakeCall,
@@ -199,6 +201,13 @@ class GatewayCall(pj.Call):  # type: ignore[misc]
         except Exception:
             log.exception("media state handling failed on %s", self.call_id)
 
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
+        """One key press, whether sent as RFC 2833 telephone-event or SIP INFO."""
+        try:
+            self.worker.on_dtmf(self, str(prm.digit))
+        except Exception:
+            log.exception("DTMF handling failed on %s", self.call_id)
+
 
 class GatewayAccount(pj.Account):  # type: ignore[misc]
     def __init__(self, worker: Worker) -> None:
@@ -344,6 +353,13 @@ class Worker:
             self._dying[call.call_id] = call.tap  # the timer holds the id, never the port
             loop.call_later(RELEASE_DELAY, self._dying.pop, call.call_id, None)
             call.tap = None
+
+    def on_dtmf(self, call: GatewayCall, digit: str) -> None:
+        key = digit.upper()
+        if len(key) != 1 or key not in DTMF_DIGITS:
+            log.warning("ignoring DTMF %r on %s: not a keypad key", digit, call.call_id)
+            return
+        self._send(DtmfReceived(call.call_id, key))
 
     def on_media_state(self, call: GatewayCall) -> None:
         info = call.getInfo()
@@ -495,7 +511,7 @@ class Worker:
         elif phone is not None and not self._live(phone):
             reason = f"phone call {phone} is not connected on this worker"
         elif len(self.calls) >= MAX_CALLS_PER_WORKER or (
-            phone is None and self._phones() >= self.settings.phone_slots
+            phone is None and message.phone and self._phones() >= self.settings.phone_slots
         ):
             reason = "no free call slot"
         else:
@@ -503,7 +519,9 @@ class Worker:
         if reason:
             self._send(CallEnded(message.call_id, 503, reason))
             return
-        call = GatewayCall(self, message.call_id, pj.PJSUA_INVALID_ID, phone=phone is None)
+        call = GatewayCall(
+            self, message.call_id, pj.PJSUA_INVALID_ID, phone=phone is None and message.phone
+        )
         prm = pj.CallOpParam(True)
         for name, value in message.headers:
             header = pj.SipHeader()
