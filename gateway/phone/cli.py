@@ -151,14 +151,14 @@ def _clip(args: argparse.Namespace, folder: Path) -> Clip | None:
 def _phone_config(
     args: argparse.Namespace, identity: str, sip_port: int, trusted: tuple[str, ...] = ()
 ) -> PhoneConfig:
-    from gateway.phone.softphone import PhoneConfig
-
     if args.record is not None and not args.record.parent.is_dir():
         raise UsageError(f"--record: no directory {args.record.parent}")
     if args.rtp_port_range < 2:
         raise UsageError(f"--rtp-port-range must be at least 2, got {args.rtp_port_range}")
     rtp = args.rtp_port if args.rtp_port is not None else random.randrange(20000, 30000, 2)
     codecs = tuple(c.strip() for c in args.codecs.split(",") if c.strip())
+    from gateway.phone.softphone import PhoneConfig
+
     return PhoneConfig(
         identity, args.bind, sip_port, rtp, args.rtp_port_range, codecs, trusted, args.record
     )
@@ -176,11 +176,12 @@ async def _raise(args: argparse.Namespace, clip: Clip | None, report: Report) ->
     if args.no_call:
         await _post(args, body, report)
         return 0
+    config = _phone_config(args, identity, args.sip_port)
     from gateway.phone.softphone import open_phone
 
     # the phone starts first: a local fault (port, codec) shows before any alarm exists,
     # and the call goes out the moment the gateway answers
-    async with open_phone(_phone_config(args, identity, args.sip_port), clip, report) as phone:
+    async with open_phone(config, clip, report) as phone:
         alarm = await _post(args, body, report)
         report(f"calling {alarm.sip_uri} from {identity}")
         started = time.monotonic()
@@ -205,11 +206,10 @@ def _ms(since: float) -> str:
 
 async def _wait(args: argparse.Namespace, clip: Clip | None, report: Report) -> int:
     _, port = sip_address(args.sip_uri)
+    config = _phone_config(args, args.sip_uri, port or 5060, tuple(args.trust))
     from gateway.phone.softphone import open_phone
 
-    async with open_phone(
-        _phone_config(args, args.sip_uri, port or 5060, tuple(args.trust)), clip, report
-    ) as phone:
+    async with open_phone(config, clip, report) as phone:
         report(f"waiting for a call on {args.bind}:{phone.sip_port} as {args.sip_uri}")
         try:
             call, _ = await asyncio.wait_for(phone.answered.get(), args.timeout)

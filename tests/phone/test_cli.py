@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import wave
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,6 +20,7 @@ from gateway.alarm.types import AlarmType
 from gateway.api.keys import STORE, VOICE
 from gateway.app import make_app
 from gateway.auth import token_hash
+from gateway.cli import main as cli_main
 from gateway.config.schema import Settings, VoiceSection
 from gateway.media.pcm import Samples, best_lag, to_pcm, to_samples
 from gateway.phone.cli import sip_address
@@ -329,3 +331,35 @@ def test_sip_address(uri: str, address: tuple[str, int | None]) -> None:
 def test_sip_address_refuses(uri: str) -> None:
     with pytest.raises(UsageError):
         sip_address(uri)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lat", "48.8"], "--lat and --lon go together"),
+        (["--accuracy", "5"], "--accuracy needs --lat and --lon"),
+        (["--sip-uri", "agent42"], "not a SIP URI (expected sip:user@host[:port]): 'agent42'"),
+        (["--say", " "], "--say needs some text"),
+        (["--record", "/nonexistent/dir/x.wav"], "--record: no directory /nonexistent/dir"),
+        (["--rtp-port-range", "1"], "--rtp-port-range must be at least 2, got 1"),
+    ],
+)
+def test_raise_refuses_bad_arguments_before_doing_anything(
+    args: list[str], message: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Checked before the SIP stack starts or the alarm is posted (the URL is unused)."""
+    code = cli_main(["phone", "raise", "--url", "http://127.0.0.1:9", "--token", "t", *args])
+    assert code == 2
+    assert capfd.readouterr().err == f"error: {message}\n"
+
+
+def test_bad_arguments_never_load_pjsua2() -> None:
+    """Only a phone that will really run loads pjsua2 (never the other commands)."""
+    code = (
+        "import sys; from gateway.cli import main; "
+        "main(['phone', 'raise', '--url', 'http://x', '--token', 't', '--rtp-port-range', '1']); "
+        "sys.exit('pjsua2' in sys.modules)"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True).returncode == 0
+    )
