@@ -212,6 +212,7 @@ class RunSipp(Protocol):
         keys: dict[str, str] | None = None,
         fill: dict[str, str] | None = None,
         port: int | None = None,
+        options: tuple[str, ...] = (),
     ) -> Awaitable[Sipp]: ...
 
 
@@ -229,6 +230,7 @@ async def sipp(tmp_path: Path) -> AsyncIterator[RunSipp]:
         keys: dict[str, str] | None = None,
         fill: dict[str, str] | None = None,
         port: int | None = None,
+        options: tuple[str, ...] = (),
     ) -> Sipp:
         n = next(counter)
         text = (SCENARIOS / scenario).read_text()
@@ -247,6 +249,7 @@ async def sipp(tmp_path: Path) -> AsyncIterator[RunSipp]:
         ]  # fmt: skip
         for key, value in (keys or {}).items():
             args += ["-key", key, value]
+        args += options  # e.g. -rtp_echo
         if target:
             args.append(target)
         process = await asyncio.create_subprocess_exec(
