@@ -169,6 +169,8 @@ async def _raise(args: argparse.Namespace, clip: Clip | None, report: Report) ->
         raise UsageError("--lat and --lon go together")
     if args.accuracy is not None and args.lat is None:
         raise UsageError("--accuracy needs --lat and --lon")
+    if not args.url.startswith(("http://", "https://")):
+        raise UsageError(f"--url must start with http:// or https://, got {args.url!r}")
     identity = args.sip_uri or f"sip:phone@{args.bind}"
     sip_address(identity)
     position = Position(args.lat, args.lon, args.accuracy) if args.lat is not None else None

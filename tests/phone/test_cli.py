@@ -337,6 +337,10 @@ def test_sip_address_refuses(uri: str) -> None:
     ("args", "message"),
     [
         (["--lat", "48.8"], "--lat and --lon go together"),
+        (
+            ["--url", "127.0.0.1:8080"],
+            "--url must start with http:// or https://, got '127.0.0.1:8080'",
+        ),
         (["--accuracy", "5"], "--accuracy needs --lat and --lon"),
         (["--sip-uri", "agent42"], "not a SIP URI (expected sip:user@host[:port]): 'agent42'"),
         (["--say", " "], "--say needs some text"),
