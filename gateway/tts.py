@@ -61,7 +61,10 @@ def parse_wav(data: bytes) -> tuple[bytes, int]:
         if chunk == b"fmt ":
             fmt, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", data, body)
             if (fmt, channels, bits) != (1, 1, 16):
-                raise TtsError(f"espeak-ng gave {channels} channel(s) of {bits}-bit format {fmt}")
+                raise TtsError(
+                    f"espeak-ng gave format {fmt}, {channels} channels, {bits} bits;"
+                    " expected 16-bit mono PCM"
+                )
         elif chunk == b"data":
             if not rate:
                 raise TtsError("espeak-ng WAV has no fmt chunk before its data")
