@@ -174,7 +174,7 @@ async def test_raise_creates_the_alarm_and_its_call_carries_the_wav(
     wav = write_wav(speech, tmp_path / "help.wav")
     args = ["raise", "--url", url, "--token", TOKEN, "--type", "fall", "--sip-uri", IDENTITY,
             "--lat", "48.85", "--lon", "2.35", "--accuracy", "12", "--battery", "64",
-            "--wav", str(wav), "--hold", "1"]  # fmt: skip
+            "--wav", str(wav), "--hold", "1", "--record", str(tmp_path / "heard.wav")]  # fmt: skip
     done = await finish(await phone(*args))
     assert done.code == 0, done.out + done.err
     [alarm] = await client.app[STORE].list_alarms()
@@ -186,6 +186,8 @@ async def test_raise_creates_the_alarm_and_its_call_carries_the_wav(
     assert kinds.index("voice_connected") < kinds.index("voice_lost")
     share = played_share(speech.reference, heard[alarm.id])
     assert share >= 0.8, f"only {share:.0%} of the phone's audio reached the gateway"
+    with wave.open(str(tmp_path / "heard.wav"), "rb") as recorded:  # the gateway said nothing
+        assert recorded.getnframes() >= speech.seconds * recorded.getframerate()
 
 
 @pytest.mark.integration
