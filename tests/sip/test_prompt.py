@@ -150,3 +150,17 @@ async def test_a_manager_call_takes_no_phone_slot(
     await supervisor.hangup(manager.call_id)
     await supervisor.hangup(phone.call_id)
     await handler.wait_for(lambda: supervisor.calls() == [])
+
+
+async def test_a_key_sent_as_sip_info_acknowledges_too(
+    start_supervisor: StartSupervisor, sipp: RunSipp
+) -> None:
+    supervisor, _ = await start_supervisor()
+    port = free_udp_port()
+    peer = await sipp("uas_manager_info.xml", "", port=port, fill={"LISTEN": "1000", "KEY": "1"})
+    speech = await synthesize("Alarm for agent seven.", "en")
+    result = await prompt_for_key(
+        supervisor, f"sip:manager@127.0.0.1:{port}", speech, "1", key_window=15
+    )
+    assert result == PromptResult(True, "pressed 1", "1")
+    assert await peer.wait(10) == 0, peer.log()
