@@ -4,15 +4,50 @@
 
 MODE ``crash``: report ready, then exit 3. ``garbage``: report ready, then write a
 frame header announcing 4 GiB. ``mute``: report ready, then never answer pings.
+``keys``: a phone calls; once answered it presses 5 then hangs up; a ``MakeCall``
+gets an answer, a press of 1 and a hang-up.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import BinaryIO
 
 from gateway.sip.config import WorkerSettings
-from gateway.sip.messages import WorkerReady, encode
+from gateway.sip.messages import (
+    AnswerCall,
+    CallAnswered,
+    CallEnded,
+    DtmfReceived,
+    IncomingCall,
+    MakeCall,
+    MessageDecoder,
+    WorkerReady,
+    encode,
+)
+
+
+def press_keys(out: BinaryIO) -> None:
+    """Play the far ends of ``keys`` mode, answering the supervisor's commands."""
+    phone = IncomingCall("c1", "<sip:phone@10.0.0.5>", "<sip:gw@10.0.0.1>", "10.0.0.5:5060",
+                         (), ("PCMU/8000",), "sip-c1")  # fmt: skip
+    out.write(encode(phone))
+    out.flush()
+    decoder = MessageDecoder()
+    while data := os.read(0, 65536):
+        for message in decoder.feed(data):
+            if isinstance(message, AnswerCall):
+                key = "5"
+            elif isinstance(message, MakeCall):
+                key = "1"
+            else:
+                continue
+            call_id = message.call_id
+            for reply in (CallAnswered(call_id, "PCMU/8000"), DtmfReceived(call_id, key),
+                          CallEnded(call_id, 200, "Normal call clearing")):  # fmt: skip
+                out.write(encode(reply))
+            out.flush()
 
 
 def main() -> int:
@@ -23,6 +58,9 @@ def main() -> int:
     out.flush()
     if mode == "crash":
         return 3
+    if mode == "keys":
+        press_keys(out)
+        return 0
     if mode == "garbage":
         out.write(b"\xff\xff\xff\xff\x00")
         out.flush()

@@ -18,9 +18,11 @@ from gateway.sip.config import SipConfig
 from gateway.sip.errors import CallFailedError, NoCapacityError
 from gateway.sip.events import (
     CallConnected,
+    CallDtmf,
     CallEvent,
     CallFinished,
     CallKind,
+    CallRef,
     WorkerDied,
     WorkerStarted,
 )
@@ -279,3 +281,29 @@ async def test_a_failing_worker_is_restarted_with_growing_back_off(mode: str) ->
     assert len(set(pids)) == len(pids), "each restart is a fresh process"
     waits = [handler.times[i + 1] - handler.times[i] for i in (1, 3, 5)]
     assert [w >= floor for w, floor in zip(waits, (0.2, 0.4, 0.4), strict=True)] == [True] * 3
+
+
+async def test_keys_reach_the_handler_for_phones_and_the_listener_for_manager_calls() -> None:
+    handler = FakeHandler()
+    config = SipConfig(workers=1, base_port=0)
+    supervisor = SipSupervisor(config, handler, worker_command=(*FAKE_WORKER, "keys"))
+    await supervisor.start()
+    heard: list[CallEvent] = []
+    try:
+        await handler.wait_for(lambda: handler.of_type(CallFinished))
+        manager = await supervisor.call("sip:manager@10.0.0.7", heard.append, alarm_id="A-1")
+        await handler.wait_for(lambda: any(isinstance(e, CallFinished) for e in heard))
+    finally:
+        await supervisor.stop()
+    phone = CallRef("c1", CallKind.INCOMING, "new-1", 0)
+    assert [e for e in handler.events if not isinstance(e, WorkerStarted)] == [
+        CallConnected(phone, "PCMU/8000"),
+        CallDtmf(phone, "5"),
+        CallFinished(phone, 200, "Normal call clearing"),
+    ]
+    assert manager == CallRef(manager.call_id, CallKind.MANAGER, "A-1", 0)
+    assert heard == [
+        CallConnected(manager, "PCMU/8000"),
+        CallDtmf(manager, "1"),
+        CallFinished(manager, 200, "Normal call clearing"),
+    ]
