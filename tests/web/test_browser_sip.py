@@ -4,7 +4,8 @@ The phone simulator (its own pjsua2 process) raises an SOS alarm and plays a
 400 Hz tone on its call; the operator accepts in the browser, hears the tone
 (energy measured in the page), talks with the fake microphone's 700 Hz tone,
 and the alarm call's recording holds the phone on the left channel and the
-operator's voice on the right.
+operator's voice on the right; the phone itself records what it heard: the
+operator's tone, only while talking.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ async def phone(gateway: Gateway, phone_wav: Path) -> AsyncIterator[asyncio.subp
         sys.executable, "-m", "gateway.cli", "phone", "raise", "--url", gateway.url,
         "--token", "device-token-9", "--type", "sos", "--sip-uri", PHONE_URI,
         "--wav", str(phone_wav), "--hold", "2", "--rtp-port", str(rtp_base()),
+        "--record", str(phone_wav.with_name("heard-by-phone.wav")),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -94,7 +96,7 @@ def channels(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 async def test_the_operator_hears_the_phone_and_is_heard_only_while_talking(
-    gateway: Gateway, browser: Browser, phone: asyncio.subprocess.Process
+    gateway: Gateway, browser: Browser, phone: asyncio.subprocess.Process, phone_wav: Path
 ) -> None:
     errors: list[str] = []
     page = await log_in(browser, gateway, "operator-1", "/console", errors)
@@ -139,5 +141,13 @@ async def test_the_operator_hears_the_phone_and_is_heard_only_while_talking(
     talk = right[loud[0] : loud[-1]]  # silent before and after, by construction
     assert 1.0 < len(talk) / rate < 2.5  # the operator is on the record only while talking
     assert abs(dominant_hz(to_pcm(talk), rate) - MIC_HZ) < 15
+    # and the phone itself heard the operator: the 700 Hz tone in what it received
+    with wave.open(str(phone_wav.with_name("heard-by-phone.wav"))) as heard:
+        phone_rate = heard.getframerate()
+        received = np.frombuffer(heard.readframes(heard.getnframes()), "<i2") / 32768.0
+    loud = np.flatnonzero(np.abs(received) > 0.02)
+    heard_talk = received[loud[0] : loud[-1]]  # silent before and after the talk
+    assert 1.0 < len(heard_talk) / phone_rate < 2.5
+    assert abs(dominant_hz(to_pcm(heard_talk), phone_rate) - MIC_HZ) < 15
     await page.context.close()
     assert errors == []
