@@ -37,6 +37,7 @@ from gateway.api.keys import (
     STORE,
     VOICE,
 )
+from gateway.backups import BackupCentres
 from gateway.bus import EventBus
 from gateway.config.schema import Settings
 from gateway.dc09.sender import Dc09Sender
@@ -226,7 +227,11 @@ async def _dialplan_ctx(app: web.Application) -> AsyncIterator[None]:
             secret.get_secret_value().encode(), app[SETTINGS].gateway.public_url
         )
         await notifier.start()
-    runner = DialplanRunner(library, app[JOURNAL], voice=app[VOICE], webhook=notifier)
+    backups = BackupCentres(app[STORE], app[SETTINGS].dc09_backups)
+    await backups.start()
+    runner = DialplanRunner(
+        library, app[JOURNAL], voice=app[VOICE], webhook=notifier, backups=backups
+    )
     app[DIALPLANS] = runner
 
     def reload() -> None:
@@ -244,6 +249,7 @@ async def _dialplan_ctx(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.remove_signal_handler(signal.SIGHUP)
     await runner.stop()
+    await backups.stop()
     if notifier is not None:
         await notifier.stop()
 

@@ -111,6 +111,8 @@ class Settings(Section):
     dc09: Dc09Config | None = None
     """Forwarding to the monitoring centre; absent: alarms are not forwarded over DC-09."""
     webhooks: list[WebhookConfig] = []
+    dc09_backups: dict[str, Dc09Config] = {}
+    """Backup monitoring centres by name, as dialplans' ``backup_centres`` name them."""
 
     def database_url(self) -> str:
         if self.database.url:

@@ -35,6 +35,7 @@ from gateway.dialplan.errors import DialplanError
 from gateway.dialplan.evaluate import AlarmContext
 from gateway.dialplan.events import (
     AlarmClosed,
+    BackupAccepted,
     BackupFailed,
     CallbackFailed,
     CallDropped,
@@ -66,6 +67,11 @@ class VoiceActions(Protocol):
         """Speak ``message`` to ``uri``; True once the callee pressed ``ack_digit``."""
 
 
+class BackupForwarder(Protocol):
+    async def forward(self, alarm_id: str, receiver: str) -> None:
+        """Send the alarm to the named backup centre; return once it acknowledged, else raise."""
+
+
 class ManagerWebhook(Protocol):
     async def notify(self, alarm_id: str, action: NotifyManager) -> None:
         """POST the message to ``action.address``; raise if not answered 2xx."""
@@ -85,6 +91,7 @@ class DialplanRunner:
         *,
         voice: VoiceActions | None = None,
         webhook: ManagerWebhook | None = None,
+        backups: BackupForwarder | None = None,
     ) -> None:
         self._library = library
         self._journal = journal
@@ -93,6 +100,7 @@ class DialplanRunner:
         self._wall = journal.clock
         self._voice = voice
         self._webhook = webhook
+        self._backups = backups
         self._machines: dict[str, EscalationMachine] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         # (alarm id, input); None means "the machine's timer fired"
@@ -286,14 +294,21 @@ class DialplanRunner:
             except Exception as exc:
                 self.feed(alarm_id, CallbackFailed(action.attempt, str(exc)))
         elif isinstance(action, ForwardToBackup):
-            self.feed(
-                alarm_id,
-                BackupFailed(
-                    action.centre, "forwarding to a backup centre is not configured on this gateway"
-                ),
-            )
+            await self._forward(alarm_id, action)
         elif isinstance(action, NotifyManager):
             await self._notify(alarm_id, action)
+
+    async def _forward(self, alarm_id: str, action: ForwardToBackup) -> None:
+        try:
+            if action.dc09_receiver is None:
+                raise RuntimeError("forwarding over a SIP trunk is not available on this gateway")
+            if self._backups is None:
+                raise RuntimeError("no backup DC-09 receiver is configured on this gateway")
+            await self._backups.forward(alarm_id, action.dc09_receiver)
+        except Exception as exc:
+            self.feed(alarm_id, BackupFailed(action.centre, str(exc)))
+            return
+        self.feed(alarm_id, BackupAccepted(action.centre))
 
     async def _notify(self, alarm_id: str, action: NotifyManager) -> None:
         try:

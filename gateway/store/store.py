@@ -548,6 +548,17 @@ class Store:
         rows = await self._read(lambda conn: conn.execute(query).all())
         return [(int(r.event_id), str(r.reason)) for r in rows]
 
+    async def alarm_event(self, alarm_id: str, kind: EventKind) -> OutboxEvent | None:
+        """The alarm's first outbox event of ``kind`` (e.g. to hand it to a backup centre)."""
+        query = (
+            select(outbox)
+            .where(outbox.c.alarm_id == alarm_id, outbox.c.kind == kind.value)
+            .order_by(outbox.c.id)
+            .limit(1)
+        )
+        row = await self._read(lambda conn: conn.execute(query).first())
+        return None if row is None else _event(row)
+
     async def outbox_backlog(self, after_id: int) -> int:
         query = select(func.count()).select_from(outbox).where(outbox.c.id > after_id)
         return int(await self._read(lambda conn: conn.execute(query).scalar_one()))
@@ -555,18 +566,7 @@ class Store:
     async def outbox_after(self, last_id: int, limit: int = 100) -> list[OutboxEvent]:
         query = select(outbox).where(outbox.c.id > last_id).order_by(outbox.c.id).limit(limit)
         rows = await self._read(lambda conn: conn.execute(query).all())
-        return [
-            OutboxEvent(
-                id=row.id,
-                alarm_id=row.alarm_id,
-                seq=row.seq,
-                kind=EventKind(row.kind),
-                occurred_at=row.occurred_at,
-                payload=row.payload,
-                reference_url=row.reference_url,
-            )
-            for row in rows
-        ]
+        return [_event(row) for row in rows]
 
 
 def _load(conn: Connection, alarm_id: str) -> AlarmRecord | None:
@@ -577,6 +577,18 @@ def _load(conn: Connection, alarm_id: str) -> AlarmRecord | None:
         select(timeline).where(timeline.c.alarm_id == alarm_id).order_by(timeline.c.id)
     ).all()
     return _alarm(row, tuple(_entry(e) for e in entries))
+
+
+def _event(row: Row[Any]) -> OutboxEvent:
+    return OutboxEvent(
+        id=row.id,
+        alarm_id=row.alarm_id,
+        seq=row.seq,
+        kind=EventKind(row.kind),
+        occurred_at=row.occurred_at,
+        payload=row.payload,
+        reference_url=row.reference_url,
+    )
 
 
 def _utc_now() -> datetime:

@@ -176,3 +176,66 @@ async def test_a_pilot_tenants_alarms_are_handled_but_never_forwarded(
     assert stored["pilot"] is True
     notes = [e["data"].get("text", "") for e in stored["timeline"]]
     assert any("not forwarded to the monitoring centre's receiver" in n for n in notes), notes
+
+
+BACKUP_PLAN = """timezone: Europe/Paris
+operator_groups:
+  duty: {members: [ana], strategy: all_at_once}
+backup_centres:
+  partner-centre: {dc09_receiver: partner}
+routes:
+  - name: everything
+    steps:
+      - {offer: duty, timeout: 1}
+      - {backup: partner-centre, timeout: 30}
+"""
+
+
+async def test_an_alarm_nobody_accepts_is_handed_to_the_backup_centre(
+    gateway: GatewayProcess, tmp_path: Path
+) -> None:
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "plan.yaml").write_text(BACKUP_PLAN)
+    backup = SiaReceiver(free_port(), account="5678")
+    await backup.start()
+    try:
+        gateway.config.write_text(
+            gateway.config.read_text()
+            + f'[dialplan]\ndirectory = "{plans}"\n'
+            + '[dc09_backups.partner]\naccount = "5678"\npoll_interval_s = 30.0\n'
+            + f'[[dc09_backups.partner.receivers]]\nhost = "127.0.0.1"\nport = {backup.port}\n'
+        )
+        token = gateway.cli("device", "add", "phone-1")
+        gateway.cli(
+            "user",
+            "add",
+            "sup",
+            "--role",
+            "supervisor",
+            "--password-stdin",
+            stdin="a long password\n",
+        )
+        gateway.start()
+        status, body = gateway.request(
+            "POST", "/api/v1/alarms", {"type": "fall", "occurred_at": "2026-12-04T08:00:00Z"},
+            {"Authorization": f"Bearer {token}"},
+        )  # fmt: skip
+        assert status == 201
+        await eventually(lambda: len(backup.events) == 1, within=20)
+    finally:
+        await backup.stop()
+    [handed] = backup.events
+    assert (handed.code, handed.account, alarm_of(handed)) == ("QA", "5678", body["id"])
+    _, session = gateway.request(
+        "POST", "/api/v1/sessions", {"name": "sup", "password": "a long password"}
+    )
+    staff = {"Authorization": f"Bearer {session['token']}"}
+    texts: list[str] = []
+
+    def handed_over() -> bool:
+        _, stored = gateway.request("GET", f"/api/v1/alarms/{body['id']}", headers=staff)
+        texts[:] = [str(e["data"].get("text", "")) for e in stored["timeline"]]
+        return any("taken by backup centre 'partner-centre'" in t for t in texts)
+
+    await eventually(handed_over, within=10)
