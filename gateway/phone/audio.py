@@ -1,4 +1,4 @@
-"""Audio the phone plays into its call: a WAV file or espeak-ng speech.
+"""Audio the phone plays into its call: a WAV file or speech from espeak-ng.
 
 pjmedia's WAV player reads 16-bit PCM and the conference bridge resamples any
 clock rate, but it refuses multi-channel ports: every clip is rewritten here as a
@@ -7,8 +7,6 @@ mono 16-bit WAV, after checking it is one Python's ``wave`` can read.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from gateway import tts
+from gateway.media.pcm import to_samples
 from gateway.phone.errors import UsageError
 
 MIN_RATE, MAX_RATE = 8000, 48000
-SYNTH_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +43,17 @@ def _to_float(raw: bytes, width: int, channels: int) -> npt.NDArray[np.float64]:
     return np.asarray(samples.reshape(-1, channels).mean(axis=1))
 
 
+def _write_clip(samples: npt.NDArray[np.float64], rate: int, folder: Path) -> Clip:
+    pcm = np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2").tobytes()
+    target = folder / "clip.wav"
+    with wave.open(str(target), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm)
+    return Clip(target, rate, len(samples) / rate)
+
+
 def prepare_wav(source: Path, folder: Path) -> Clip:
     """Check ``source`` and write it to ``folder`` as mono 16-bit PCM at its own rate."""
     try:
@@ -59,34 +69,16 @@ def prepare_wav(source: Path, folder: Path) -> Clip:
     samples = _to_float(raw[: len(raw) - len(raw) % (width * channels)], width, channels)
     if not len(samples):
         raise UsageError(f"{source} has no audio")
-    pcm = np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2").tobytes()
-    target = folder / "clip.wav"
-    with wave.open(str(target), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm)
-    return Clip(target, rate, len(samples) / rate)
+    return _write_clip(samples, rate, folder)
 
 
-def synthesize(text: str, voice: str, folder: Path) -> Clip:
-    """Speak ``text`` with espeak-ng in ``voice`` (e.g. "en-us", "fr")."""
-    if not text.strip():
-        raise UsageError("--say needs some text")
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
-        raise UsageError("--say needs espeak-ng (Debian: apt-get install espeak-ng); or use --wav")
-    spoken = folder / "speech.wav"
+async def synthesize(text: str, language: str | None, folder: Path) -> Clip:
+    """Speak ``text`` with the gateway's own espeak-ng voices (gateway/tts.py).
+
+    ``language`` is "fr" or "en"; None guesses it from the words.
+    """
     try:
-        subprocess.run(
-            [espeak, "-v", voice, "-w", str(spoken), "--", text],
-            check=True,
-            capture_output=True,
-            timeout=SYNTH_TIMEOUT,
-        )
-    except subprocess.CalledProcessError as exc:
-        detail = exc.stderr.decode(errors="replace").strip()
-        raise UsageError(f"espeak-ng failed for voice {voice!r}: {detail}") from None
-    except subprocess.TimeoutExpired:
-        raise UsageError(f"espeak-ng did not finish within {SYNTH_TIMEOUT:.0f} s") from None
-    return prepare_wav(spoken, folder)
+        pcm, rate = await tts.synthesize(text, language or tts.guess_language(text))
+    except tts.TtsError as exc:
+        raise UsageError(f"--say: {exc}") from None
+    return _write_clip(to_samples(pcm), rate, folder)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import random
@@ -29,6 +30,7 @@ from gateway.alarm.types import AlarmType
 from gateway.phone.api import Position, RaisedAlarm, alarm_body, raise_alarm
 from gateway.phone.audio import Clip, prepare_wav, synthesize
 from gateway.phone.errors import CallFailed, PhoneError, UsageError
+from gateway.tts import VOICES
 
 if TYPE_CHECKING:  # pjsua2 loads with the phone only, never for the other commands
     from gateway.phone.softphone import PhoneConfig, Report
@@ -87,7 +89,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         audio = command.add_mutually_exclusive_group()
         audio.add_argument("--wav", type=Path, help="WAV file played once the call is answered")
         audio.add_argument("--say", help="text spoken with espeak-ng once the call is answered")
-        command.add_argument("--voice", default="en-us", help="espeak-ng voice for --say")
+        command.add_argument(
+            "--language", choices=sorted(VOICES), help="of --say (default: guessed from the words)"
+        )
         command.add_argument(
             "--record", type=Path, help="WAV file for what the far end says (16 kHz mono)"
         )
@@ -131,8 +135,8 @@ def main(args: argparse.Namespace) -> int:
             tempfile.TemporaryDirectory(prefix="alarm-phone-") as folder,
             _stdout_kept_from_pjsip() as out,
         ):
-            clip = _clip(args, Path(folder))
-            return asyncio.run(command(args, clip, lambda line: print(line, file=out, flush=True)))
+            report = functools.partial(print, file=out, flush=True)
+            return asyncio.run(command(args, Path(folder), report))
     except PhoneError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
@@ -140,11 +144,11 @@ def main(args: argparse.Namespace) -> int:
         return 130
 
 
-def _clip(args: argparse.Namespace, folder: Path) -> Clip | None:
+async def _clip(args: argparse.Namespace, folder: Path) -> Clip | None:
     if args.wav is not None:
         return prepare_wav(args.wav, folder)
     if args.say is not None:
-        return synthesize(args.say, args.voice, folder)
+        return await synthesize(args.say, args.language, folder)
     return None
 
 
@@ -164,7 +168,7 @@ def _phone_config(
     )
 
 
-async def _raise(args: argparse.Namespace, clip: Clip | None, report: Report) -> int:
+async def _raise(args: argparse.Namespace, folder: Path, report: Report) -> int:
     if (args.lat is None) != (args.lon is None):
         raise UsageError("--lat and --lon go together")
     if args.accuracy is not None and args.lat is None:
@@ -179,6 +183,7 @@ async def _raise(args: argparse.Namespace, clip: Clip | None, report: Report) ->
         await _post(args, body, report)
         return 0
     config = _phone_config(args, identity, args.sip_port)
+    clip = await _clip(args, folder)
     from gateway.phone.softphone import open_phone
 
     # the phone starts first: a local fault (port, codec) shows before any alarm exists,
@@ -206,9 +211,10 @@ def _ms(since: float) -> str:
     return f"{(time.monotonic() - since) * 1000:.0f} ms"
 
 
-async def _wait(args: argparse.Namespace, clip: Clip | None, report: Report) -> int:
+async def _wait(args: argparse.Namespace, folder: Path, report: Report) -> int:
     _, port = sip_address(args.sip_uri)
     config = _phone_config(args, args.sip_uri, port or 5060, tuple(args.trust))
+    clip = await _clip(args, folder)
     from gateway.phone.softphone import open_phone
 
     async with open_phone(config, clip, report) as phone:

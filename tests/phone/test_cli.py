@@ -345,7 +345,7 @@ def test_sip_address_refuses(uri: str) -> None:
         ),
         (["--accuracy", "5"], "--accuracy needs --lat and --lon"),
         (["--sip-uri", "agent42"], "not a SIP URI (expected sip:user@host[:port]): 'agent42'"),
-        (["--say", " "], "--say needs some text"),
+        (["--say", " "], "--say: nothing to say: the text is empty"),
         (["--record", "/nonexistent/dir/x.wav"], "--record: no directory /nonexistent/dir"),
         (["--rtp-port-range", "1"], "--rtp-port-range must be at least 2, got 1"),
     ],
