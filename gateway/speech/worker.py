@@ -9,6 +9,8 @@ loads models once and serves many calls. The asyncio side lives in
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import queue
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -303,14 +305,23 @@ def run_worker(config: EngineConfig, inbox: Queue[Command], outbox: Connection) 
     """Entry point of a worker process: preload models, then serve commands until Shutdown."""
     worker = CallWorker(config, outbox)
     outbox.send(WorkerReady(worker.preload()))
+    parent = multiprocessing.parent_process()
     while True:
-        command = inbox.get()
+        try:
+            command = inbox.get(timeout=PARENT_CHECK_S)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                break  # the gateway was killed: do not linger as an orphan
+            continue
         if isinstance(command, Shutdown):
             break
         worker.behind = _queued(inbox) > BEHIND_FRAMES_PER_CALL * max(1, len(worker.calls))
         worker.handle(command)
     outbox.close()
 
+
+PARENT_CHECK_S = 1.0
+"""How often an idle worker checks that the gateway process still exists."""
 
 BEHIND_FRAMES_PER_CALL = 25
 """Half a second of 20 ms frames waiting per call means the worker is falling behind."""

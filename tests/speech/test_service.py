@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,3 +161,50 @@ async def test_same_call_reopened_before_the_first_closed(service: SpeechService
 def test_config_refuses_zero_workers() -> None:
     with pytest.raises(ValueError, match="workers: expected at least 1, got 0"):
         SpeechConfig(workers=0)
+
+
+ORPHAN_SCRIPT = """
+import multiprocessing, sys, time
+from gateway.speech.worker import EngineConfig, run_worker
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context("spawn")
+    inbox = context.Queue()
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=run_worker, args=(EngineConfig(preload=()), inbox, send))
+    child.start()
+    receive.recv()  # WorkerReady
+    print(child.pid, flush=True)
+    time.sleep(60)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_worker_exits_when_the_gateway_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(ORPHAN_SCRIPT)
+    child = 0
+    with subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True
+    ) as parent:
+        try:
+            assert parent.stdout is not None
+            child = int(parent.stdout.readline())
+            assert _running(child)
+            parent.kill()
+            parent.wait(10)
+            deadline = time.monotonic() + 10
+            while _running(child) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not _running(child), "the worker outlived the killed gateway"
+        finally:
+            parent.kill()
+            if child and _running(child):
+                os.kill(child, signal.SIGKILL)
