@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from dataclasses import dataclass
 
 from gateway.sip.errors import UnknownCallError
 from gateway.sip.events import CallDtmf, CallEvent, CallFinished
 from gateway.sip.messages import DTMF_DIGITS
 from gateway.sip.supervisor import SipSupervisor
-
-log = logging.getLogger("gateway.sip.prompt")
 
 CHUNK = 0.1
 """Seconds of audio handed to the worker at a time."""
@@ -35,6 +32,25 @@ class PromptResult:
     """One sentence for logs and timelines, e.g. ``"pressed 1"``, ``"hung up (200 BYE)"``."""
     digits: str = ""
     """Every key pressed, in order."""
+
+
+@dataclass(slots=True)
+class KeyJudge:
+    """What each key press means (sans-I/O): the right key acknowledges; another is a
+    fumble while the message is still being repeated, and a refusal after it."""
+
+    key: str
+    digits: str = ""
+    """Every key pressed so far."""
+
+    def press(self, digit: str, message_done: bool) -> PromptResult | None:
+        """The prompt's result if this press ends it, else None (keep waiting)."""
+        self.digits += digit
+        if digit == self.key:
+            return PromptResult(True, f"pressed {self.key}", self.digits)
+        if message_done:
+            return PromptResult(False, f"pressed {digit}, not {self.key}", self.digits)
+        return None
 
 
 async def prompt_for_key(
@@ -78,23 +94,20 @@ async def prompt_for_key(
 async def _await_key(
     events: asyncio.Queue[CallEvent], key: str, speaker: asyncio.Task[None], window: float
 ) -> PromptResult:
-    digits = ""
+    judge = KeyJudge(key)
     try:
         async with asyncio.timeout(window):
             while True:
                 event = await events.get()
                 if isinstance(event, CallFinished):
                     reason = f"{event.code} {event.reason}".strip()
-                    return PromptResult(False, f"hung up ({reason})", digits)
-                if not isinstance(event, CallDtmf):
-                    continue
-                digits += event.digit
-                if event.digit == key:
-                    return PromptResult(True, f"pressed {key}", digits)
-                if speaker.done():
-                    return PromptResult(False, f"pressed {event.digit}, not {key}", digits)
+                    return PromptResult(False, f"hung up ({reason})", judge.digits)
+                if isinstance(event, CallDtmf):
+                    result = judge.press(event.digit, message_done=speaker.done())
+                    if result is not None:
+                        return result
     except TimeoutError:
-        return PromptResult(False, f"no key pressed within {window:.0f} s", digits)
+        return PromptResult(False, f"no key pressed within {window:.0f} s", judge.digits)
 
 
 async def _speak(

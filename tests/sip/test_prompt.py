@@ -10,7 +10,7 @@ import pytest
 from gateway.media.pcm import resample, to_samples
 from gateway.sip.errors import CallFailedError
 from gateway.sip.events import CallKind, WorkerStarted
-from gateway.sip.prompt import PromptResult, prompt_for_key
+from gateway.sip.prompt import KeyJudge, PromptResult, prompt_for_key
 from gateway.tts import synthesize
 from tests.sip.conftest import (
     RunSipp,
@@ -24,7 +24,23 @@ PCAPS = Path("/usr/share/sip-tester")
 EVENT_PT = 120
 """telephone-event payload type pjsip offers; sipp's pcaps use 101, so they are rewritten."""
 
-pytestmark = pytest.mark.integration
+
+@pytest.mark.parametrize(
+    ("presses", "result"),
+    [
+        ([("1", False)], PromptResult(True, "pressed 1", "1")),
+        ([("1", True)], PromptResult(True, "pressed 1", "1")),
+        ([("3", False)], None),
+        ([("3", False), ("1", False)], PromptResult(True, "pressed 1", "31")),
+        ([("3", False), ("#", True)], PromptResult(False, "pressed #, not 1", "3#")),
+        ([("9", True)], PromptResult(False, "pressed 9, not 1", "9")),
+    ],
+)
+def test_keys_are_judged(presses: list[tuple[str, bool]], result: PromptResult | None) -> None:
+    judge = KeyJudge("1")
+    outcomes = [judge.press(digit, message_done) for digit, message_done in presses]
+    assert all(outcome is None for outcome in outcomes[:-1])
+    assert outcomes[-1] == result
 
 
 def dtmf_pcap(key: str, folder: Path, payload_type: int = EVENT_PT) -> str:
@@ -47,6 +63,7 @@ def dtmf_pcap(key: str, folder: Path, payload_type: int = EVENT_PT) -> str:
     return str(path)
 
 
+@pytest.mark.integration
 async def test_manager_hears_the_message_and_presses_the_key(
     start_supervisor: StartSupervisor, sipp: RunSipp, tmp_path: Path
 ) -> None:
@@ -71,6 +88,7 @@ async def test_manager_hears_the_message_and_presses_the_key(
     assert supervisor.calls() == []
 
 
+@pytest.mark.integration
 async def test_another_key_after_the_last_repeat_is_a_refusal(
     start_supervisor: StartSupervisor, sipp: RunSipp, tmp_path: Path
 ) -> None:
@@ -86,6 +104,7 @@ async def test_another_key_after_the_last_repeat_is_a_refusal(
     assert await peer.wait(10) == 0, peer.log()
 
 
+@pytest.mark.integration
 async def test_another_key_while_the_message_repeats_is_ignored(
     start_supervisor: StartSupervisor, sipp: RunSipp, tmp_path: Path
 ) -> None:
@@ -100,6 +119,7 @@ async def test_another_key_while_the_message_repeats_is_ignored(
     assert result == PromptResult(False, "no key pressed within 6 s", "3")
 
 
+@pytest.mark.integration
 async def test_hanging_up_without_a_key_is_no_acknowledgement(
     start_supervisor: StartSupervisor, sipp: RunSipp
 ) -> None:
@@ -121,6 +141,7 @@ async def test_hanging_up_without_a_key_is_no_acknowledgement(
     [("sip:manager@127.0.0.1:{port}", 408), ("manager at home", 400)],
     ids=["nobody-listening", "not-a-uri"],
 )
+@pytest.mark.integration
 async def test_a_call_that_cannot_be_answered_raises_with_its_status(
     start_supervisor: StartSupervisor, uri: str, code: int
 ) -> None:
@@ -134,6 +155,7 @@ async def test_a_call_that_cannot_be_answered_raises_with_its_status(
     assert all(isinstance(e, WorkerStarted) for e in handler.events), handler.events
 
 
+@pytest.mark.integration
 async def test_a_manager_call_takes_no_phone_slot(
     start_supervisor: StartSupervisor, sipp: RunSipp, tmp_path: Path, speech: Speech
 ) -> None:
@@ -153,6 +175,7 @@ async def test_a_manager_call_takes_no_phone_slot(
     await handler.wait_for(lambda: supervisor.calls() == [])
 
 
+@pytest.mark.integration
 async def test_a_key_sent_as_sip_info_acknowledges_too(
     start_supervisor: StartSupervisor, sipp: RunSipp
 ) -> None:
