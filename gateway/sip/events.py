@@ -129,7 +129,13 @@ class WorkerDied(CallEvent):
 
     @property
     def alarm_ids(self) -> frozenset[str]:
-        return frozenset(c.alarm_id for c in self.calls if c.alarm_id is not None)
+        """Alarms whose phone call or operator leg was lost (a manager call's alarm is
+        not: its phone was elsewhere, and the manager call's owner is told)."""
+        return frozenset(
+            c.alarm_id
+            for c in self.calls
+            if c.alarm_id is not None and c.kind is not CallKind.MANAGER
+        )
 
 
 class SipHandler(Protocol):

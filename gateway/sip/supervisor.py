@@ -252,6 +252,8 @@ class SipSupervisor:
         calls = tuple(worker.calls.values())
         worker.calls.clear()
         for ref in calls:
+            if ref.call_id in self._listeners:  # a manager call: its owner waits for the end
+                self._report(CallFinished(ref, 503, "SIP worker died"))
             self._forget(ref.call_id, CallFailedError(ref.call_id, 503, "SIP worker died"))
         if not self._stopping:
             log.error(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import struct
 from pathlib import Path
 
@@ -9,7 +12,7 @@ import pytest
 
 from gateway.media.pcm import resample, to_samples
 from gateway.sip.errors import CallFailedError
-from gateway.sip.events import CallKind, WorkerStarted
+from gateway.sip.events import CallKind, WorkerDied, WorkerStarted
 from gateway.sip.prompt import KeyJudge, PromptResult, prompt_for_key
 from gateway.tts import synthesize
 from tests.sip.conftest import (
@@ -188,3 +191,28 @@ async def test_a_key_sent_as_sip_info_acknowledges_too(
     )
     assert result == PromptResult(True, "pressed 1", "1")
     assert await peer.wait(10) == 0, peer.log()
+
+
+@pytest.mark.integration
+async def test_a_worker_dying_mid_prompt_ends_it_at_once(
+    start_supervisor: StartSupervisor, sipp: RunSipp, tmp_path: Path
+) -> None:
+    supervisor, handler = await start_supervisor()
+    port = free_udp_port()
+    fill = {"LISTEN": "60000", "DTMF": dtmf_pcap("1", tmp_path), "EVENT_PT": str(EVENT_PT)}
+    await sipp("uas_manager.xml", "", port=port, fill=fill)
+    speech = await synthesize("Alarm for agent seven.", "en")
+    prompt = asyncio.create_task(
+        prompt_for_key(supervisor, f"sip:manager@127.0.0.1:{port}", speech, "1", alarm_id="A-9")
+    )
+    await handler.wait_for(lambda: len(handler.audio) == 1)  # answered: its audio flows
+    pid = supervisor.worker_pid(0)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    async with asyncio.timeout(5):
+        result = await prompt
+    assert result == PromptResult(False, "hung up (503 SIP worker died)")
+    (died,) = handler.of_type(WorkerDied)
+    assert [ref.kind for ref in died.calls] == [CallKind.MANAGER]
+    assert died.alarm_ids == frozenset()  # no phone to call back
+    await handler.wait_for(lambda: len(handler.of_type(WorkerStarted)) == 2)
