@@ -17,6 +17,7 @@ from gateway.alarm.types import AlarmState, AlarmType
 from gateway.api.schemas import alarm_message
 from gateway.journal import Journal
 from gateway.metrics import Metrics
+from gateway.sip.bridge import LegMode
 from gateway.sip.errors import SipError
 from gateway.sip.events import (
     Answer,
@@ -225,6 +226,23 @@ class VoiceService:
             raise RuntimeError(f"manager call to {uri} failed: {exc}") from exc
         log.info("manager call for alarm %s to %s: %s", alarm_id, uri, result.outcome, extra=extra)
         return result.acknowledged
+
+    async def ring_station(self, alarm_id: str, uri: str, ring_timeout: float) -> str:
+        """Ring an operator's SIP station with the alarm's call; its leg id once answered.
+
+        The station joins listening; cancelling the wait hangs the ringing station up.
+        """
+        supervisor = self._require()
+        phone_call = self.phone_call(alarm_id)
+        if phone_call is None:
+            raise RuntimeError("the alarm has no live call to join")
+        leg = await supervisor.call_operator(
+            phone_call, uri, LegMode.LISTEN, ring_timeout=ring_timeout, auto_answer=False
+        )
+        return leg.call_id
+
+    async def hang_up(self, call_id: str) -> None:
+        await self._require().hangup(call_id, 200)
 
     def _require(self) -> SipSupervisor:
         if self.supervisor is None:

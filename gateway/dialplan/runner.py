@@ -16,7 +16,7 @@ import logging
 from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 
-from gateway.alarm.events import AlarmEvent, Noted, Offered
+from gateway.alarm.events import Accepted, AlarmEvent, ListenStarted, Noted, Offered
 from gateway.alarm.machine import AlarmProtocolError
 from gateway.alarm.types import AlarmState, AlarmType, Outcome
 from gateway.bus import Message
@@ -45,6 +45,7 @@ from gateway.dialplan.events import (
     ManagerAcknowledged,
     ManagerFailed,
     OperatorAccepted,
+    OperatorDeclined,
     OperatorReleased,
     OutcomeRecorded,
     VoiceConnected,
@@ -65,6 +66,12 @@ class VoiceActions(Protocol):
 
     async def call_manager(self, alarm_id: str, uri: str, message: str, ack_digit: str) -> bool:
         """Speak ``message`` to ``uri``; True once the callee pressed ``ack_digit``."""
+
+    async def ring_station(self, alarm_id: str, uri: str, ring_timeout: float) -> str:
+        """Ring an operator's SIP station; its call leg id once answered."""
+
+    async def hang_up(self, call_id: str) -> None:
+        """End a call leg (a station that answered too late)."""
 
 
 class BackupForwarder(Protocol):
@@ -107,6 +114,8 @@ class DialplanRunner:
         self._inbox: asyncio.Queue[tuple[str, EscalationEvent | Message | None]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._ringing: dict[tuple[str, str], asyncio.Task[None]] = {}
+        """(alarm id, station URI) -> the task ringing that SIP station."""
         self._rotation = 0
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -119,7 +128,7 @@ class DialplanRunner:
         self._bus.remove_listener(self._on_bus)
         for timer in self._timers.values():
             timer.cancel()
-        tasks = [t for t in (self._worker, *self._tasks) if t is not None]
+        tasks = [t for t in (self._worker, *self._tasks, *self._ringing.values()) if t]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -236,6 +245,10 @@ class DialplanRunner:
             elif isinstance(action, Offer):
                 offers.append(action)
             elif isinstance(action, CancelOffer):
+                for member in action.members:
+                    ringing = self._ringing.pop((alarm_id, member), None)
+                    if ringing is not None:
+                        ringing.cancel()
                 self._bus.publish(
                     {
                         "type": "offer_cancelled",
@@ -254,6 +267,11 @@ class DialplanRunner:
                 self._spawn(self._reach(alarm_id, action))
         await self._record(alarm_id, notes, [Offered(offer.group) for offer in offers])
         for offer in offers:
+            for station in (m for m in offer.members if m.startswith(("sip:", "sips:"))):
+                if (alarm_id, station) not in self._ringing:
+                    self._ringing[(alarm_id, station)] = asyncio.create_task(
+                        self._ring(alarm_id, station)
+                    )
             self._bus.publish(
                 {
                     "type": "offer",
@@ -298,6 +316,31 @@ class DialplanRunner:
         elif isinstance(action, NotifyManager):
             await self._notify(alarm_id, action)
 
+    async def _ring(self, alarm_id: str, station: str) -> None:
+        """Offer to a SIP station: ring it; answering takes the alarm (the station listens)."""
+        try:
+            await self._ring_once(alarm_id, station)
+        finally:
+            self._ringing.pop((alarm_id, station), None)
+
+    async def _ring_once(self, alarm_id: str, station: str) -> None:
+        try:
+            if self._voice is None:
+                raise RuntimeError("no SIP voice channel is configured")
+            leg = await self._voice.ring_station(alarm_id, station, STATION_RING_S)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.feed(alarm_id, OperatorDeclined(station, str(exc)))
+            return
+        try:
+            await self._journal.record_all(
+                alarm_id, [Accepted(station), ListenStarted(station, "sip")], station
+            )
+        except (AlarmProtocolError, NotFound, StoreError) as exc:  # taken meanwhile
+            log.info("station answered too late: %s", exc, extra={"alarm_id": alarm_id})
+            await self._voice.hang_up(leg)
+
     async def _forward(self, alarm_id: str, action: ForwardToBackup) -> None:
         try:
             if action.dc09_receiver is None:
@@ -331,6 +374,9 @@ class DialplanRunner:
             return
         self.feed(alarm_id, ManagerAcknowledged(action.trigger, action.contact))
 
+
+STATION_RING_S = 120.0
+"""A station rings until the dialplan withdraws its offer, at most this long."""
 
 DISPATCH_TARGETS = frozenset({"police", "samu", "fire", "112"})
 

@@ -398,6 +398,9 @@ class SipSupervisor:
         except TimeoutError:
             worker.send(Hangup(ref.call_id, 487))
             raise CallFailedError(ref.call_id, 408, "no answer") from None
+        except asyncio.CancelledError:  # the caller gave up (e.g. an offer withdrawn)
+            worker.send(Hangup(ref.call_id, 487))
+            raise
         finally:
             self._waiters.pop(ref.call_id, None)
 

@@ -56,6 +56,12 @@ class FakeVoice:
         self.calls.append((alarm_id, uri, ack_digit))
         return self.acknowledge
 
+    async def ring_station(self, alarm_id: str, uri: str, ring_timeout: float) -> str:
+        raise RuntimeError("no station in this test")
+
+    async def hang_up(self, call_id: str) -> None:
+        raise RuntimeError("no call in this test")
+
 
 @dataclass
 class Rig:
