@@ -59,7 +59,10 @@ async def test_a_desk_phone_in_the_group_rings_and_answering_takes_the_alarm(
             timeline = stored.timeline
     accepted = next(e for e in timeline if e.kind == "accepted")
     assert accepted.data["operator"] == f"sip:desk@127.0.0.1:{desk_port}"
-    assert timeline[-1].state is AlarmState.ACCEPTED or accepted.state is AlarmState.ACCEPTED
+    now_stored = await store.get_alarm(alarm.id)
+    assert now_stored is not None
+    assert now_stored.handler == accepted.data["operator"]
+    assert now_stored.state is AlarmState.ACCEPTED
     assert any(e.kind == "listen_started" for e in timeline)
     invite = desk.log().split("INVITE sip:", 1)[1].split("\n----", 1)[0]
     assert f"X-Alarm-Id: {alarm.id}" in invite
