@@ -20,8 +20,8 @@ from pydantic import ValidationError
 
 from gateway.alarm.types import AlarmType
 from gateway.dc09.config import Dc09Config
-from gateway.outbox.errors import DeliveryError
 from gateway.dc09.sender import Dc09Sender
+from gateway.outbox.errors import DeliveryError
 from gateway.outbox.events import EventKind, OutboxEvent
 
 
