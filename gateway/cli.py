@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_device.add_argument("--label", help="free text, e.g. the agent's name")
     add_device.add_argument("--tenant", help="the agent's organisation (see 'tenant add')")
+    add_device.add_argument("--site", help="where the agent works, as dialplans match it")
+    add_device.add_argument("--group", help="the agent's team, as dialplans match it")
     add_device.add_argument(
         "--language", choices=["fr", "en"], help="language the agent speaks on alarm calls"
     )
@@ -125,9 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "tenant":
         return asyncio.run(_add_tenant(settings, args.name, args.pilot))
     if args.command == "device":
-        return asyncio.run(
-            _add_device(settings, args.id, args.sip_uri, args.label, args.language, args.tenant)
-        )
+        return asyncio.run(_add_device(settings, args))
     password = _read_password(args.password_stdin)
     if password is None:
         return 2
@@ -193,14 +193,8 @@ async def _open_store(settings: Settings) -> Store:
     )
 
 
-async def _add_device(
-    settings: Settings,
-    device_id: str,
-    sip_uri: str | None,
-    label: str | None,
-    language: str | None,
-    tenant: str | None,
-) -> int:
+async def _add_device(settings: Settings, args: argparse.Namespace) -> int:
+    device_id, sip_uri = args.id, args.sip_uri
     if sip_uri is not None:
         identity = sip_identity(sip_uri)
         if not identity.startswith(("sip:", "sips:")):
@@ -218,9 +212,11 @@ async def _add_device(
             token_hash(token),
             utc_now(),
             sip_uri=sip_uri,
-            label=label,
-            language=language,
-            tenant=tenant,
+            label=args.label,
+            language=args.language,
+            tenant=args.tenant,
+            site=args.site,
+            agent_group=args.group,
         )
     except Conflict as exc:
         print(exc, file=sys.stderr)

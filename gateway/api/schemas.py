@@ -110,6 +110,8 @@ class AlarmOut(BaseModel):
     tenant: str | None = None
     pilot: bool = False
     """Raised by a tenant on trial: handled end to end, not forwarded to the receiver."""
+    site: str | None = None
+    agent_group: str | None = None
     timeline: list[TimelineEntryOut] | None = None
 
     @classmethod
@@ -131,6 +133,8 @@ class AlarmOut(BaseModel):
             battery_pct=alarm.battery_pct,
             tenant=alarm.tenant,
             pilot=alarm.pilot,
+            site=alarm.site,
+            agent_group=alarm.agent_group,
             timeline=[TimelineEntryOut.of(e) for e in alarm.timeline] if with_timeline else None,
         )
 

@@ -180,6 +180,8 @@ class DialplanRunner:
         context = AlarmContext(
             alarm_id=alarm_id,
             tenant=str(alarm.get("tenant") or DEFAULT_TENANT),
+            site=alarm.get("site"),
+            agent_group=alarm.get("agent_group"),
             alarm_type=AlarmType(alarm["type"]),
             agent=str(alarm["device_id"]),
             state=AlarmState(alarm["state"]),

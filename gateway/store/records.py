@@ -30,6 +30,8 @@ class Device:
     """Language the agent speaks on alarm calls (``fr``, ``en``); unset: the gateway's."""
     tenant: str | None = None
     """The organisation the agent belongs to (regional directorate...)."""
+    site: str | None = None
+    agent_group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +81,6 @@ class AlarmRecord:
     tenant: str | None = None
     pilot: bool = False
     """Raised by a tenant on trial: handled end to end, never forwarded to the receiver."""
+    site: str | None = None
+    agent_group: str | None = None
+    """Where the agent works and their team, as dialplans match them."""

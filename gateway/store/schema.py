@@ -80,6 +80,8 @@ devices = Table(
     Column("dc09_account", String(16), nullable=True),
     Column("language", String(8), nullable=True),
     Column("tenant", String(64), ForeignKey("tenants.name"), nullable=True),
+    Column("site", String(64), nullable=True),
+    Column("agent_group", String(64), nullable=True),
 )
 
 users = Table(
@@ -124,6 +126,8 @@ alarms = Table(
     Column("request_hash", String(64), nullable=True),
     Column("tenant", String(64), nullable=True),
     Column("pilot", Boolean, nullable=False, default=False, server_default=false()),
+    Column("site", String(64), nullable=True),
+    Column("agent_group", String(64), nullable=True),
     UniqueConstraint("device_id", "idempotency_key", name="uq_alarms_device_idempotency"),
     Index("ix_alarms_state", "state"),
     Index("ix_alarms_received_at", "received_at"),

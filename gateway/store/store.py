@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -139,6 +139,8 @@ class Store:
         dc09_account: str | None = None,
         language: str | None = None,
         tenant: str | None = None,
+        site: str | None = None,
+        agent_group: str | None = None,
     ) -> None:
         values = dict(
             id=device_id,
@@ -149,6 +151,8 @@ class Store:
             dc09_account=dc09_account,
             language=language,
             tenant=tenant,
+            site=site,
+            agent_group=agent_group,
         )
         try:
             await self._write(lambda conn: conn.execute(insert(devices).values(**values)))
@@ -270,7 +274,7 @@ class Store:
         position = new.position
 
         def write(conn: Connection) -> AlarmRecord:
-            tenant, pilot = _tenancy(conn, new.device_id)
+            where = _tenancy(conn, new.device_id)
             conn.execute(
                 insert(alarms).values(
                     id=alarm_id,
@@ -287,11 +291,19 @@ class Store:
                     battery_pct=new.battery_pct,
                     idempotency_key=new.idempotency_key,
                     request_hash=new.request_hash,
-                    tenant=tenant,
-                    pilot=pilot,
+                    tenant=where.tenant,
+                    pilot=where.pilot,
+                    site=where.site,
+                    agent_group=where.agent_group,
                 )
             )
-            stored = replace(record, tenant=tenant, pilot=pilot)
+            stored = replace(
+                record,
+                tenant=where.tenant,
+                pilot=where.pilot,
+                site=where.site,
+                agent_group=where.agent_group,
+            )
             self._persist(conn, stored, transition, seq=1, occurred_at=new.occurred_at)
             return stored
 
@@ -606,16 +618,24 @@ def _tune_sqlite(engine: Engine, synchronous: str) -> None:
         cursor.close()
 
 
-def _tenancy(conn: Connection, device_id: str) -> tuple[str | None, bool]:
-    """The device's tenant, and whether that tenant is on trial (pilot)."""
+@dataclass(frozen=True, slots=True)
+class _Tenancy:
+    tenant: str | None = None
+    pilot: bool = False
+    site: str | None = None
+    agent_group: str | None = None
+
+
+def _tenancy(conn: Connection, device_id: str) -> _Tenancy:
+    """Where the device belongs, and whether its tenant is on trial (pilot)."""
     row = conn.execute(
-        select(devices.c.tenant, tenants.c.pilot)
+        select(devices.c.tenant, devices.c.site, devices.c.agent_group, tenants.c.pilot)
         .select_from(devices.outerjoin(tenants, devices.c.tenant == tenants.c.name))
         .where(devices.c.id == device_id)
     ).first()
     if row is None:
-        return None, False
-    return row.tenant, bool(row.pilot)
+        return _Tenancy()
+    return _Tenancy(row.tenant, bool(row.pilot), row.site, row.agent_group)
 
 
 def _dc09_account(conn: Connection, device_id: str) -> str | None:
@@ -654,6 +674,8 @@ def _device(row: Row[Any]) -> Device:
         row.dc09_account,
         row.language,
         row.tenant,
+        row.site,
+        row.agent_group,
     )
 
 
@@ -688,4 +710,6 @@ def _alarm(row: Row[Any], entries: tuple[TimelineEntry, ...]) -> AlarmRecord:
         timeline=entries,
         tenant=row.tenant,
         pilot=bool(row.pilot),
+        site=row.site,
+        agent_group=row.agent_group,
     )

@@ -13,6 +13,7 @@ import pytest
 
 from gateway.alarm.events import Accepted, Escalated
 from gateway.alarm.types import AlarmType
+from gateway.api.schemas import alarm_message
 from gateway.bus import EventBus, Message
 from gateway.dialplan.library import DialplanLibrary
 from gateway.dialplan.runner import DialplanRunner
@@ -179,3 +180,40 @@ async def test_unacknowledged_chain_raises_the_supervisor(rig: Rig, tmp_path: Pa
     await runner.stop()
     texts = " | ".join(str(text) for _, text in await timeline(rig, alarm.id))
     assert "the call ended without acknowledgement" in texts
+
+
+SITE_PLAN = """
+timezone: Europe/Paris
+operator_groups:
+  north-team: {members: [nina], strategy: all_at_once}
+  everyone: {members: [ana], strategy: all_at_once}
+routes:
+  - name: north
+    match: {tenants: [dgfip-59], sites: [lille], agent_groups: [bailiffs]}
+    steps:
+      - {offer: north-team, timeout: 30}
+  - name: default
+    steps:
+      - {offer: everyone, timeout: 30}
+"""
+
+
+async def test_routes_match_the_devices_tenant_site_and_group(rig: Rig, tmp_path: Path) -> None:
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / "plan.yaml").write_text(SITE_PLAN)
+    journal = Journal(rig.store, rig.bus, lambda: datetime.now(UTC))
+    runner = DialplanRunner(DialplanLibrary(tmp_path / "plans"), journal)
+    await runner.start()
+    now = datetime.now(UTC)
+    await rig.store.add_tenant("dgfip-59", now)
+    await rig.store.add_device(
+        "phone-59", "5" * 64, now, tenant="dgfip-59", site="lille", agent_group="bailiffs"
+    )
+    for device in ("phone-59", "phone-1"):
+        alarm, _ = await rig.store.raise_alarm(
+            NewAlarm(device, AlarmType.SOS, now, None, None, "http"), now
+        )
+        rig.bus.publish(alarm_message(alarm))  # as the API does
+    await eventually(lambda: len(rig.of("offer")) == 2)
+    await runner.stop()
+    assert [m["group"] for m in rig.of("offer")] == ["north-team", "everyone"]
