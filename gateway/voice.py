@@ -206,11 +206,14 @@ class VoiceService:
             uri = device.sip_uri
         await supervisor.callback(alarm_id, uri, attempts=1)
 
-    async def call_manager(self, alarm_id: str, uri: str, message: str, ack_digit: str) -> bool:
+    async def call_manager(
+        self, alarm_id: str, uri: str, message: str, ack_digit: str, ack_timeout: float = 60.0
+    ) -> bool:
         """Ring a manager, speak ``message`` and how to acknowledge; True once they press
         ``ack_digit``. False if they hang up, press another key after the message was
-        repeated, or press nothing for 60 s. Raises if the call cannot be placed or
-        answered (unreachable, busy, no answer), or if speech synthesis fails.
+        repeated, or press nothing for ``ack_timeout`` s (the dialplan then tries the next
+        contact). Raises if the call cannot be placed or answered (unreachable, busy, no
+        answer), or if speech synthesis fails.
         """
         supervisor = self._require()
         language = guess_language(message)
@@ -218,7 +221,9 @@ class VoiceService:
         extra = {"alarm_id": alarm_id, "uri": uri}
         try:
             speech = await synthesize(f"{message} {prompt}", language)  # before ringing anyone
-            result = await prompt_for_key(supervisor, uri, speech, ack_digit, alarm_id=alarm_id)
+            result = await prompt_for_key(
+                supervisor, uri, speech, ack_digit, alarm_id=alarm_id, key_window=ack_timeout
+            )
         except (SipError, TtsError) as exc:
             log.warning(
                 "manager call for alarm %s to %s failed: %s", alarm_id, uri, exc, extra=extra

@@ -74,6 +74,8 @@ class NotifyManager(EscalationAction):
     message: str
     ack_digit: str
     """The DTMF key that acknowledges, on a SIP call."""
+    ack_timeout: float = 60.0
+    """Seconds the contact has to acknowledge before the next one is tried."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -809,6 +809,7 @@ class EscalationMachine:
                 address,
                 chain.message,
                 contacts.ack_digit,
+                contacts.ack_timeout,
             )
             for channel, address in channels
             if address is not None

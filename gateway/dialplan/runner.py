@@ -64,8 +64,11 @@ class VoiceActions(Protocol):
     async def callback_phone(self, alarm_id: str) -> None:
         """Call the alarm's phone back with auto-answer headers; raise if it cannot."""
 
-    async def call_manager(self, alarm_id: str, uri: str, message: str, ack_digit: str) -> bool:
-        """Speak ``message`` to ``uri``; True once the callee pressed ``ack_digit``."""
+    async def call_manager(
+        self, alarm_id: str, uri: str, message: str, ack_digit: str, ack_timeout: float
+    ) -> bool:
+        """Speak ``message`` to ``uri``; True once the callee pressed ``ack_digit``
+        within ``ack_timeout`` seconds."""
 
     async def ring_station(self, alarm_id: str, uri: str, ring_timeout: float) -> str:
         """Ring an operator's SIP station; its call leg id once answered."""
@@ -365,7 +368,7 @@ class DialplanRunner:
             if self._voice is None:
                 raise RuntimeError("no SIP voice channel is configured")
             acknowledged = await self._voice.call_manager(
-                alarm_id, action.address, action.message, action.ack_digit
+                alarm_id, action.address, action.message, action.ack_digit, action.ack_timeout
             )
             if not acknowledged:
                 raise RuntimeError("the call ended without acknowledgement")

@@ -53,7 +53,9 @@ class FakeVoice:
     async def callback_phone(self, alarm_id: str) -> None:
         raise RuntimeError("phone unreachable")
 
-    async def call_manager(self, alarm_id: str, uri: str, message: str, ack_digit: str) -> bool:
+    async def call_manager(
+        self, alarm_id: str, uri: str, message: str, ack_digit: str, ack_timeout: float
+    ) -> bool:
         self.calls.append((alarm_id, uri, ack_digit))
         return self.acknowledge
 
