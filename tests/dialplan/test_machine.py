@@ -364,6 +364,7 @@ def test_callbacks_after_a_dropped_call_then_no_response() -> None:
             "sip:day@pbx.example.org",
             "No response from Sam",
             "1",
+            30.0,  # the contact list's ack_timeout
         ),
         NotifyManager(
             Trigger.NO_RESPONSE,
@@ -373,6 +374,7 @@ def test_callbacks_after_a_dropped_call_then_no_response() -> None:
             "https://hooks.example.org/day",
             "No response from Sam",
             "1",
+            30.0,  # the contact list's ack_timeout
         ),
     ]
 
@@ -458,6 +460,7 @@ def test_dispatch_informs_managers_in_order_until_one_acknowledges() -> None:
             "sip:day@pbx.example.org",
             message,
             "1",
+            30.0,  # the contact list's ack_timeout
         ),
         NotifyManager(
             Trigger.DISPATCH,
@@ -467,6 +470,7 @@ def test_dispatch_informs_managers_in_order_until_one_acknowledges() -> None:
             "https://hooks.example.org/day",
             message,
             "1",
+            30.0,  # the contact list's ack_timeout
         ),
     ]
     assert actions[-1] == TimelineNote(
