@@ -1,0 +1,1 @@
+"""Back office: safety instructions, escalation contacts and device credentials."""
