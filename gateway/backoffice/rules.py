@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from gateway.alarm.types import AlarmType
 from gateway.dialplan.model import TimeWindow
 
+DEFAULT_ZONE = "Europe/Paris"
+
 
 class Level(IntEnum):
     """How specific a scope is; lower sorts first."""
@@ -94,7 +96,7 @@ class Contact:
     webhook_url: str | None = None
     hours: tuple[TimeWindow, ...] = ()
     """When the person can be reached; empty: always."""
-    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Paris"))
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_ZONE))
     rank: int = 0
     """Call order among contacts of the same scope level (lower first)."""
 
@@ -104,6 +106,18 @@ class Contact:
             return True
         local = now.astimezone(self.zone)
         return any(window.contains(local) for window in self.hours)
+
+
+def parse_window(text: str) -> TimeWindow:
+    """``"mon-fri 08:00-18:00"`` (as ``TimeWindow.describe`` writes it) into a window.
+
+    Raises ValueError naming what is wrong.
+    """
+    days, _, hours = text.strip().partition(" ")
+    start, dash, end = hours.strip().partition("-")
+    if not days or not dash:
+        raise ValueError(f"expected days and hours such as 'mon-fri 08:00-18:00', got {text!r}")
+    return TimeWindow.model_validate({"days": days.split(","), "from": start, "to": end})
 
 
 @dataclass(frozen=True, slots=True)

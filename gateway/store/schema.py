@@ -184,3 +184,36 @@ outbox_dead_letters = Table(
     Column("reason", Text, nullable=False),
     Column("at", UTCDateTime(), nullable=False),
 )
+
+# Back office: scoped from general to specific; an unset scope column matches anything.
+instructions = Table(
+    "instructions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(64), nullable=True),
+    Column("site", String(64), nullable=True),
+    Column("agent_group", String(64), nullable=True),
+    Column("device_id", String(64), ForeignKey("devices.id"), nullable=True),
+    Column("alarm_types", JSON, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(64), nullable=True),
+    Column("site", String(64), nullable=True),
+    Column("agent_group", String(64), nullable=True),
+    Column("device_id", String(64), ForeignKey("devices.id"), nullable=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(64), nullable=True),
+    Column("phone", String(32), nullable=True),
+    Column("sip_uri", String(255), nullable=True),
+    Column("webhook_url", Text, nullable=True),
+    Column("hours", JSON, nullable=False),
+    Column("zone", String(64), nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)

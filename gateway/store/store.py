@@ -13,11 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Connection,
     Engine,
     Row,
+    Table,
     create_engine,
     delete,
     event,
@@ -27,10 +29,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.dml import ReturningInsert
 
 from gateway.alarm.events import AlarmEvent, Position, Raised
 from gateway.alarm.machine import AlarmMachine, TimelineEntry, Transition
 from gateway.alarm.types import AlarmState, AlarmType, Outcome
+from gateway.backoffice.rules import Contact, Instruction, Scope, parse_window
 from gateway.ids import new_alarm_id
 from gateway.outbox.events import EventKind, OutboxEvent
 from gateway.store import migrate
@@ -38,7 +42,9 @@ from gateway.store.errors import Conflict, NotFound, StoreError
 from gateway.store.records import AlarmRecord, Device, NewAlarm, Role, Tenant, User
 from gateway.store.schema import (
     alarms,
+    contacts,
     devices,
+    instructions,
     outbox,
     outbox_cursors,
     outbox_dead_letters,
@@ -202,6 +208,49 @@ class Store:
         row = await self._read(lambda conn: conn.execute(query).first())
         return None if row is None else _device(row)
 
+    async def rotate_device_token(self, device_id: str, token_hash: str) -> None:
+        """Give the device a new token; the old one is refused from now on.
+
+        Raises NotFound, or Conflict if the device is revoked (re-register it instead).
+        """
+
+        def write(conn: Connection) -> None:
+            query = select(devices.c.revoked_at).where(devices.c.id == device_id)
+            row = conn.execute(query).first()
+            if row is None:
+                raise NotFound(f"no device {device_id!r}")
+            if row.revoked_at is not None:
+                raise Conflict(f"device {device_id!r} is revoked; its token cannot be rotated")
+            conn.execute(
+                update(devices).where(devices.c.id == device_id).values(token_hash=token_hash)
+            )
+
+        await self._write(write)
+        self._forget_device(device_id)
+
+    async def revoke_device(self, device_id: str, now: datetime) -> None:
+        """Refuse the device's token and SIP calls from now on (idempotent). Raises NotFound."""
+        statement = (
+            update(devices)
+            .where(devices.c.id == device_id, devices.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+        def write(conn: Connection) -> None:
+            if conn.execute(statement).rowcount == 0 and (
+                conn.execute(select(devices.c.id).where(devices.c.id == device_id)).first() is None
+            ):
+                raise NotFound(f"no device {device_id!r}")
+
+        await self._write(write)
+        self._forget_device(device_id)
+
+    def _forget_device(self, device_id: str) -> None:
+        """Drop the device from the token cache so a change applies at once in this process."""
+        stale = [h for h, (device, _) in self._device_cache.items() if device.id == device_id]
+        for token_hash in stale:
+            del self._device_cache[token_hash]
+
     async def add_user(self, name: str, role: Role, password_hash: str, now: datetime) -> None:
         statement = insert(users).values(
             name=name, role=role.value, password_hash=password_hash, created_at=now
@@ -240,6 +289,77 @@ class Store:
     async def delete_session(self, token_hash: str) -> None:
         statement = delete(sessions).where(sessions.c.token_hash == token_hash)
         await self._write(lambda conn: conn.execute(statement))
+
+    # --- back office ---------------------------------------------------------------
+
+    async def add_instruction(
+        self, scope: Scope, text: str, alarm_types: frozenset[AlarmType], now: datetime
+    ) -> Instruction:
+        """Store a safety instruction. Raises Conflict if its device does not exist."""
+        statement = insert(instructions).values(
+            **_scope_values(scope),
+            alarm_types=sorted(t.value for t in alarm_types),
+            text=text,
+            created_at=now,
+        )
+        try:
+            new_id = await self._insert(statement.returning(instructions.c.id))
+        except IntegrityError:
+            raise Conflict(f"no device {scope.device_id!r} to attach the instruction to") from None
+        return Instruction(new_id, scope, text, alarm_types)
+
+    async def instructions(self) -> list[Instruction]:
+        query = select(instructions).order_by(instructions.c.id)
+        rows = await self._read(lambda conn: conn.execute(query).all())
+        return [_instruction(row) for row in rows]
+
+    async def delete_instruction(self, instruction_id: int) -> None:
+        """Raises NotFound."""
+        await self._delete(instructions, instruction_id, "instruction")
+
+    async def add_contact(self, contact: Contact, now: datetime) -> Contact:
+        """Store an escalation contact (its ``id`` is ignored); returns it with its new id.
+
+        Raises Conflict if its device does not exist.
+        """
+        statement = insert(contacts).values(
+            **_scope_values(contact.scope),
+            name=contact.name,
+            role=contact.role,
+            phone=contact.phone,
+            sip_uri=contact.sip_uri,
+            webhook_url=contact.webhook_url,
+            hours=[window.describe() for window in contact.hours],
+            zone=contact.zone.key,
+            rank=contact.rank,
+            created_at=now,
+        )
+        try:
+            new_id = await self._insert(statement.returning(contacts.c.id))
+        except IntegrityError:
+            device = contact.scope.device_id
+            raise Conflict(f"no device {device!r} to attach the contact to") from None
+        return replace(contact, id=new_id)
+
+    async def contacts(self) -> list[Contact]:
+        query = select(contacts).order_by(contacts.c.id)
+        rows = await self._read(lambda conn: conn.execute(query).all())
+        return [_contact(row) for row in rows]
+
+    async def delete_contact(self, contact_id: int) -> None:
+        """Raises NotFound."""
+        await self._delete(contacts, contact_id, "contact")
+
+    async def _insert(self, statement: ReturningInsert[Any]) -> int:
+        """Run an INSERT ... RETURNING id; the new id."""
+        return await self._write(lambda conn: int(conn.execute(statement).scalar_one()))
+
+    async def _delete(self, table: Table, row_id: int, what: str) -> None:
+        def write(conn: Connection) -> None:
+            if conn.execute(delete(table).where(table.c.id == row_id)).rowcount == 0:
+                raise NotFound(f"no {what} {row_id}")
+
+        await self._write(write)
 
     # --- alarms --------------------------------------------------------------------
 
@@ -676,6 +796,39 @@ def _device(row: Row[Any]) -> Device:
         row.tenant,
         row.site,
         row.agent_group,
+    )
+
+
+def _scope_values(scope: Scope) -> dict[str, str | None]:
+    return {
+        "tenant": scope.tenant,
+        "site": scope.site,
+        "agent_group": scope.agent_group,
+        "device_id": scope.device_id,
+    }
+
+
+def _scope(row: Row[Any]) -> Scope:
+    return Scope(row.tenant, row.site, row.agent_group, row.device_id)
+
+
+def _instruction(row: Row[Any]) -> Instruction:
+    types = frozenset(AlarmType(t) for t in row.alarm_types)
+    return Instruction(row.id, _scope(row), row.text, types)
+
+
+def _contact(row: Row[Any]) -> Contact:
+    return Contact(
+        id=row.id,
+        scope=_scope(row),
+        name=row.name,
+        role=row.role,
+        phone=row.phone,
+        sip_uri=row.sip_uri,
+        webhook_url=row.webhook_url,
+        hours=tuple(parse_window(text) for text in row.hours),
+        zone=ZoneInfo(row.zone),
+        rank=row.rank,
     )
 
 

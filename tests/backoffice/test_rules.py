@@ -16,6 +16,7 @@ from gateway.backoffice.rules import (
     Scope,
     applicable_contacts,
     applicable_instructions,
+    parse_window,
 )
 from gateway.dialplan.model import TimeWindow
 
@@ -127,3 +128,23 @@ def test_hours_are_read_in_the_contacts_zone() -> None:
     now = datetime(2026, 11, 30, 7, 30, tzinfo=UTC)
     assert Contact(1, Scope(), "p", hours=OFFICE, zone=PARIS).available(now)
     assert not Contact(1, Scope(), "u", hours=OFFICE, zone=ZoneInfo("UTC")).available(now)
+
+
+@pytest.mark.parametrize("text", ["mon-fri 08:00-18:00", "sat,sun 20:00-06:00", "mon 00:00-00:00"])
+def test_window_text_round_trips(text: str) -> None:
+    window = parse_window(text)
+    assert parse_window(window.describe()) == window
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("mon-fri", "expected days and hours"),
+        ("", "expected days and hours"),
+        ("moon 08:00-18:00", "unknown day 'moon'"),
+        ("mon 8h-18:00", "time of day"),
+    ],
+)
+def test_bad_window_text_is_refused_naming_the_problem(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_window(text)

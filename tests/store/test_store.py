@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine
@@ -13,6 +14,7 @@ from sqlalchemy.exc import StatementError
 from gateway.alarm.events import Accepted, Closed, Noted, Offered, Position, Released
 from gateway.alarm.machine import AlarmProtocolError
 from gateway.alarm.types import AlarmState, AlarmType, Outcome
+from gateway.backoffice.rules import Contact, Scope, parse_window
 from gateway.outbox.events import EventKind
 from gateway.store import migrate
 from gateway.store.errors import Conflict, NotFound
@@ -177,3 +179,55 @@ async def test_a_pilot_tenants_alarm_is_marked_pilot_in_its_events(store: Store)
     reloaded = await store.get_alarm(alarm.id)
     assert reloaded is not None
     assert reloaded.pilot
+
+
+async def test_rotated_token_replaces_the_old_one_at_once(store: Store) -> None:
+    assert await store.device_by_token_hash("a" * 64) is not None  # now cached
+    await store.rotate_device_token("phone-1", "b" * 64)
+    assert await store.device_by_token_hash("a" * 64) is None
+    rotated = await store.device_by_token_hash("b" * 64)
+    assert rotated is not None and rotated.id == "phone-1"
+    with pytest.raises(NotFound, match="no device 'nobody'"):
+        await store.rotate_device_token("nobody", "c" * 64)
+
+
+async def test_revocation_shows_at_once_despite_the_token_cache(store: Store) -> None:
+    assert await store.device_by_token_hash("a" * 64) is not None  # now cached
+    await store.revoke_device("phone-1", NOW)
+    await store.revoke_device("phone-1", NOW + timedelta(hours=1))  # idempotent: first date kept
+    device = await store.device_by_token_hash("a" * 64)
+    assert device is not None and device.revoked_at == NOW
+    with pytest.raises(Conflict, match="is revoked"):
+        await store.rotate_device_token("phone-1", "b" * 64)
+    with pytest.raises(NotFound, match="no device 'nobody'"):
+        await store.revoke_device("nobody", NOW)
+
+
+async def test_instructions_and_contacts_round_trip_and_delete(store: Store) -> None:
+    scope = Scope(tenant=None, site="lyon", device_id="phone-1")
+    added = await store.add_instruction(
+        scope, "call the site first", frozenset({AlarmType.FALL}), NOW
+    )
+    assert await store.instructions() == [added]
+    office = parse_window("mon-fri 08:00-18:00")
+    contact = Contact(
+        0,
+        Scope(agent_group="night"),
+        "Ana",
+        "manager",
+        "+33612345678",
+        "sip:ana@pbx.example",
+        None,
+        (office,),
+        ZoneInfo("Europe/Paris"),
+        3,
+    )
+    stored = await store.add_contact(contact, NOW)
+    assert stored.id > 0 and await store.contacts() == [stored]
+    await store.delete_instruction(added.id)
+    await store.delete_contact(stored.id)
+    assert await store.instructions() == [] and await store.contacts() == []
+    with pytest.raises(NotFound, match=f"no contact {stored.id}"):
+        await store.delete_contact(stored.id)
+    with pytest.raises(Conflict, match="no device 'ghost'"):
+        await store.add_instruction(Scope(device_id="ghost"), "x", frozenset(), NOW)
