@@ -37,6 +37,7 @@ from gateway.api.keys import (
     STORE,
     VOICE,
 )
+from gateway.backoffice import routes as backoffice_routes
 from gateway.backups import BackupCentres
 from gateway.bus import EventBus
 from gateway.config.schema import Settings
@@ -291,6 +292,7 @@ def make_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web
         routes_recordings,
         routes_acknowledgements,
         routes_system,
+        backoffice_routes,
     ):
         app.add_routes(module.routes)
     install_console(app)

@@ -26,6 +26,7 @@ from gateway.api.schemas import (
     ReleaseIn,
     SessionOut,
 )
+from gateway.backoffice.openapi_paths import BACKOFFICE_MODELS, backoffice_paths
 from gateway.web.openapi_paths import CONSOLE_MODELS, console_paths
 
 _MODELS: tuple[type[BaseModel], ...] = (
@@ -47,6 +48,7 @@ _MODELS: tuple[type[BaseModel], ...] = (
     RecordingList,
     AcknowledgementIn,
     *CONSOLE_MODELS,
+    *BACKOFFICE_MODELS,
 )
 _REF = "#/components/schemas/{model}"
 
@@ -329,6 +331,7 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             **console_paths(),
+            **backoffice_paths(_errors),
         },
         "components": {
             "schemas": schemas,
