@@ -26,7 +26,7 @@ from gateway.log import setup_logging
 from gateway.phone import cli as phone_cli
 from gateway.speech.errors import ModelDownloadError
 from gateway.speech.models import check_model, describe, download_vosk_model, list_models
-from gateway.store.errors import Conflict
+from gateway.store.errors import Conflict, NotFound
 from gateway.store.records import Role
 from gateway.store.store import Store
 from gateway.voice import sip_identity
@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     add_device.add_argument(
         "--language", choices=["fr", "en"], help="language the agent speaks on alarm calls"
     )
+    for action, text in (
+        ("rotate", "give a phone a new token, printed once; the old one stops working"),
+        ("revoke", "refuse a lost or stolen phone's alarms and calls from now on"),
+    ):
+        with_config(device.add_parser(action, help=text)).add_argument("id", help="device id")
 
     models = with_config(sub.add_parser("models", help="list speech models and check they load"))
     models.add_argument("--no-load", action="store_true", help="only check files, do not load")
@@ -126,8 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _models(settings, args)
     if args.command == "tenant":
         return asyncio.run(_add_tenant(settings, args.name, args.pilot))
-    if args.command == "device":
+    if args.command == "device" and args.action == "add":
         return asyncio.run(_add_device(settings, args))
+    if args.command == "device":
+        return asyncio.run(_change_device(settings, args.action, args.id))
     password = _read_password(args.password_stdin)
     if password is None:
         return 2
@@ -225,6 +232,28 @@ async def _add_device(settings: Settings, args: argparse.Namespace) -> int:
         await store.close()
     print(token)
     print(f"device {device_id!r} registered; the token above is shown only once", file=sys.stderr)
+    return 0
+
+
+async def _change_device(settings: Settings, action: str, device_id: str) -> int:
+    """Rotate or revoke; a running gateway notices within its token cache time (5 s)."""
+    store = await _open_store(settings)
+    token = new_secret()
+    try:
+        if action == "rotate":
+            await store.rotate_device_token(device_id, token_hash(token))
+        else:
+            await store.revoke_device(device_id, utc_now())
+    except (NotFound, Conflict) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    if action == "rotate":
+        print(token)
+        print(f"device {device_id!r}: new token above, shown only once", file=sys.stderr)
+    else:
+        print(f"device {device_id!r} revoked", file=sys.stderr)
     return 0
 
 
