@@ -8,7 +8,7 @@ const ACCEPT_TARGET_S = 10;
 const OUTCOMES = ["false_alarm", "agent_safe", "intervention_dispatched", "cancelled_by_agent",
   "no_response", "test_completed"];
 
-const state = { me: null, alarms: new Map(), selected: null, leg: null, transcripts: new Map(), talkArmed: null, loading: null,
+const state = { me: null, alarms: new Map(), selected: null, briefings: new Map(), leg: null, transcripts: new Map(), talkArmed: null, loading: null,
   offers: new Map() };
 const CONFIRM_TALK_MS = 5000;
 const $ = (id) => document.getElementById(id);
@@ -113,7 +113,41 @@ function renderCard() {
   $("hangup").disabled = !state.leg;
   $("callback").disabled = !(mine && open);
   $("timeline").replaceChildren(...(alarm.timeline || []).map(gw.entryItem));
+  renderBriefing();
   renderTranscript();
+}
+
+// Safety instructions (most specific first), then whom to call, reachable ones first.
+function renderBriefing() {
+  const briefing = state.briefings.get(state.selected?.id);
+  $("briefing").hidden = !briefing;
+  if (!briefing) return;
+  const level = (entry) => gw.el("span", { class: "level" }, gw.t("levels")[entry.level] || entry.level);
+  const agent = briefing.agent;
+  const who = gw.el("li", { class: "agent" }, gw.el("strong", {}, `${gw.t("agent")}: `),
+    [agent.label || agent.device_id, agent.site, agent.agent_group].filter(Boolean).join(" · "));
+  $("instructions").replaceChildren(who, ...(briefing.instructions.length
+    ? briefing.instructions.map((i) => gw.el("li", { class: "instruction" }, level(i), " ", i.text))
+    : [gw.el("li", { class: "hint" }, gw.t("no_instructions"))]));
+  const contact = (c) => gw.el("li", { class: c.available ? "contact available" : "contact unavailable" },
+    gw.el("strong", {}, c.name), c.role ? ` (${c.role})` : "", " ",
+    c.phone ? gw.el("a", { href: `tel:${c.phone.replace(/[ .-]/g, "")}` }, c.phone) : "", " ",
+    c.sip_uri ? gw.el("a", { href: c.sip_uri }, c.sip_uri) : "", " · ",
+    gw.el("span", { class: "availability" }, gw.t(c.available ? "available" : "unavailable")),
+    c.hours.length ? ` (${c.hours.join("; ")})` : "");
+  $("contacts").replaceChildren(...(briefing.contacts.length
+    ? briefing.contacts.map(contact) : [gw.el("li", { class: "hint" }, gw.t("no_contacts"))]));
+}
+
+async function loadBriefing(id) {
+  if (state.me?.role === "admin") return;  // admins keep the instructions; they do not handle alarms
+  try {
+    state.briefings.set(id, await gw.api("GET", `/api/v1/alarms/${id}/briefing`));
+  } catch (err) {
+    gw.showError(err.message);
+    return;
+  }
+  if (state.selected?.id === id) renderCard();
 }
 
 function renderTranscript() {
@@ -149,12 +183,12 @@ async function refresh(id) {
 async function select(id) {
   if (state.leg && state.leg.alarmId !== id) await hangup();
   const alarm = await run(() => gw.api("GET", `/api/v1/alarms/${id}`));
-  if (alarm) { state.selected = alarm; renderQueue(); renderCard(); }
+  if (alarm) { state.selected = alarm; renderQueue(); renderCard(); loadBriefing(id); }
 }
 
 async function accept(id) {
   const alarm = await run(() => gw.api("POST", `/api/v1/alarms/${id}/accept`));
-  if (alarm) { state.alarms.set(id, alarm); state.selected = alarm; renderQueue(); renderCard(); }
+  if (alarm) { state.alarms.set(id, alarm); state.selected = alarm; renderQueue(); renderCard(); loadBriefing(id); }
 }
 
 async function act(path, body) {
