@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from gateway.alarm.types import AlarmType
+from gateway.backoffice import rules
 from gateway.backoffice.rules import (
     AlarmContext,
     Contact,
@@ -19,6 +21,7 @@ from gateway.backoffice.rules import (
     parse_window,
 )
 from gateway.dialplan.model import TimeWindow
+from tests.test_architecture import IO_MODULES, imported_roots
 
 ALARM = AlarmContext("phone-1", AlarmType.FALL, tenant="t1", site="lyon", agent_group="night")
 
@@ -148,3 +151,7 @@ def test_window_text_round_trips(text: str) -> None:
 def test_bad_window_text_is_refused_naming_the_problem(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_window(text)
+
+
+def test_rules_are_pure() -> None:
+    assert imported_roots(Path(rules.__file__)) & IO_MODULES == set()
