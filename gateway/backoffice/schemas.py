@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
@@ -15,11 +15,20 @@ from gateway.backoffice.rules import (
     Contact,
     ContactChoice,
     Instruction,
+    Level,
     Scope,
     parse_window,
 )
 from gateway.store.records import Device
 
+LevelName = Literal["agent", "group", "site", "tenant", "all"]
+_LEVEL_NAMES: dict[Level, LevelName] = {
+    Level.AGENT: "agent",
+    Level.GROUP: "group",
+    Level.SITE: "site",
+    Level.TENANT: "tenant",
+    Level.ALL: "all",
+}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -71,7 +80,7 @@ class InstructionIn(ScopeFields, Body):
 
 class InstructionOut(ScopeFields):
     id: int
-    level: str = Field(description="agent, group, site, tenant or all: how specific it is")
+    level: LevelName = Field(description="How specific its scope is")
     text: str
     alarm_types: list[AlarmType]
 
@@ -84,7 +93,7 @@ class InstructionOut(ScopeFields):
             site=scope.site,
             agent_group=scope.agent_group,
             device_id=scope.device_id,
-            level=scope.level.name.lower(),
+            level=_LEVEL_NAMES[scope.level],
             text=instruction.text,
             alarm_types=sorted(instruction.alarm_types),
         )
@@ -135,7 +144,7 @@ class ContactIn(ContactFields, Body):
 
 class ContactOut(ContactFields):
     id: int
-    level: str = Field(description="agent, group, site, tenant or all: how specific it is")
+    level: LevelName = Field(description="How specific its scope is")
 
     @classmethod
     def of(cls, contact: Contact) -> ContactOut:
@@ -146,7 +155,7 @@ class ContactOut(ContactFields):
             site=scope.site,
             agent_group=scope.agent_group,
             device_id=scope.device_id,
-            level=scope.level.name.lower(),
+            level=_LEVEL_NAMES[scope.level],
             name=contact.name,
             role=contact.role,
             phone=contact.phone,
