@@ -24,6 +24,7 @@ from gateway.phone.audio import Clip
 from gateway.phone.errors import CallFailed, UsageError
 from gateway.phone.signals import auto_answer_signals, decide
 from gateway.sip.messages import Headers
+from gateway.sip.pjglue import ForwardingAccount
 from gateway.sip.sipmsg import parse_headers
 
 log = logging.getLogger("gateway.phone")
@@ -110,18 +111,6 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
             log.exception("media state handling failed")
 
 
-class PhoneAccount(pj.Account):  # type: ignore[misc]
-    def __init__(self, phone: SoftPhone) -> None:
-        super().__init__()
-        self.phone = phone
-
-    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
-        try:
-            self.phone.on_incoming(prm)
-        except Exception:
-            log.exception("incoming call handling failed")
-
-
 class SoftPhone:
     """The endpoint, its account and at most one call in progress."""
 
@@ -167,7 +156,7 @@ class SoftPhone:
         media.boundAddress = config.bind
         media.port = config.rtp_port
         media.portRange = config.rtp_port_range
-        self.account = PhoneAccount(self)
+        self.account = ForwardingAccount(self.on_incoming)
         self.account.create(acfg)
 
     def _set_codecs(self) -> None:

@@ -60,6 +60,7 @@ from gateway.sip.messages import (
     WorkerReady,
     encode,
 )
+from gateway.sip.pjglue import ForwardingAccount
 from gateway.sip.sipmsg import offered_codecs, parse_headers
 
 log = logging.getLogger("gateway.sip.worker")
@@ -209,18 +210,6 @@ class GatewayCall(pj.Call):  # type: ignore[misc]
             log.exception("DTMF handling failed on %s", self.call_id)
 
 
-class GatewayAccount(pj.Account):  # type: ignore[misc]
-    def __init__(self, worker: Worker) -> None:
-        super().__init__()
-        self.worker = worker
-
-    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
-        try:
-            self.worker.on_incoming(prm)
-        except Exception:
-            log.exception("incoming call handling failed")
-
-
 class Worker:
     """Owns the endpoint, its calls and their conferences; driven by the asyncio loop."""
 
@@ -276,7 +265,7 @@ class Worker:
         media.portRange = settings.rtp_port_range
         if settings.public_host != settings.bind_address:
             media.publicAddress = settings.public_host
-        self.account = GatewayAccount(self)
+        self.account = ForwardingAccount(self.on_incoming)
         self.account.create(acfg)
 
     def _set_codecs(self) -> None:
