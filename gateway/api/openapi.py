@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from gateway import __version__
 from gateway.alarm.types import AlarmState
+from gateway.api.openapi_parts import REF, STAFF, errors, json_body, path_param
 from gateway.api.routes_acknowledgements import AcknowledgementIn
 from gateway.api.routes_recordings import RecordingList
 from gateway.api.routes_stations import ModeIn, StationIn, StationOut
@@ -50,32 +51,6 @@ _MODELS: tuple[type[BaseModel], ...] = (
     *CONSOLE_MODELS,
     *BACKOFFICE_MODELS,
 )
-_REF = "#/components/schemas/{model}"
-
-
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": _REF.format(model=model.__name__)}
-
-
-def _json(model: type[BaseModel]) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": _ref(model)}}}
-
-
-def _errors(*statuses: int) -> dict[str, Any]:
-    text = {
-        400: "Malformed JSON",
-        401: "Missing or invalid credentials",
-        403: "Role not allowed",
-        404: "No such alarm",
-        409: "Conflicting request or state",
-        413: "Body too large",
-        415: "Not JSON",
-        503: "The SIP voice channel is not running or has no free line",
-        422: "A field is invalid; the message names it",
-    }
-    return {str(s): {"description": text[s], **_json(ErrorOut)} for s in statuses}
-
-
 _STAFF_ACTIONS: tuple[tuple[str, str, type[BaseModel] | None], ...] = (
     ("accept", "Take the alarm to remove doubt (operator, supervisor)", None),
     ("release", "Give the alarm back to the queue", ReleaseIn),
@@ -83,20 +58,19 @@ _STAFF_ACTIONS: tuple[tuple[str, str, type[BaseModel] | None], ...] = (
     ("notes", "Add a note to the timeline", NoteIn),
     ("close", "Close with an explicit outcome", CloseIn),
 )
-_LEG_ID = {"name": "leg_id", "in": "path", "required": True, "schema": {"type": "string"}}
-_ALARM_ID = {"name": "alarm_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_LEG_ID = path_param("leg_id")
+_ALARM_ID = path_param("alarm_id")
 _DEVICE: list[dict[str, list[str]]] = [{"deviceToken": []}]
-_STAFF: list[dict[str, list[str]]] = [{"sessionToken": []}, {"sessionCookie": []}]
 
 
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     for model in _MODELS:
-        schema = model.model_json_schema(ref_template=_REF)
+        schema = model.model_json_schema(ref_template=REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
-    device_write = _errors(400, 401, 404, 409, 413, 415, 422)
+    device_write = errors(400, 401, 404, 409, 413, 415, 422)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -118,18 +92,18 @@ def openapi_document() -> dict[str, Any]:
                             "schema": {"type": "string", "minLength": 1, "maxLength": 128},
                         }
                     ],
-                    "requestBody": {"required": True, **_json(AlarmIn)},
+                    "requestBody": {"required": True, **json_body(AlarmIn)},
                     "responses": {
                         "201": {
                             "description": "Stored; how to attach the voice call",
-                            **_json(AlarmCreated),
+                            **json_body(AlarmCreated),
                         },
-                        **_errors(400, 401, 409, 413, 415, 422),
+                        **errors(400, 401, 409, 413, 415, 422),
                     },
                 },
                 "get": {
                     "summary": "List alarms, newest first",
-                    "security": _STAFF,
+                    "security": STAFF,
                     "parameters": [
                         {
                             "name": "state",
@@ -151,19 +125,19 @@ def openapi_document() -> dict[str, Any]:
                         },
                     ],
                     "responses": {
-                        "200": {"description": "Alarms", **_json(AlarmList)},
-                        **_errors(401, 403, 422),
+                        "200": {"description": "Alarms", **json_body(AlarmList)},
+                        **errors(401, 403, 422),
                     },
                 },
             },
             "/api/v1/alarms/{alarm_id}": {
                 "get": {
                     "summary": "One alarm with its timeline",
-                    "security": _STAFF,
+                    "security": STAFF,
                     "parameters": [_ALARM_ID],
                     "responses": {
-                        "200": {"description": "The alarm", **_json(AlarmOut)},
-                        **_errors(401, 403, 404),
+                        "200": {"description": "The alarm", **json_body(AlarmOut)},
+                        **errors(401, 403, 404),
                     },
                 },
             },
@@ -172,9 +146,9 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Position update during the alarm (from its device)",
                     "security": _DEVICE,
                     "parameters": [_ALARM_ID],
-                    "requestBody": {"required": True, **_json(LocationIn)},
+                    "requestBody": {"required": True, **json_body(LocationIn)},
                     "responses": {
-                        "200": {"description": "Updated", **_json(AlarmOut)},
+                        "200": {"description": "Updated", **json_body(AlarmOut)},
                         **device_write,
                     },
                 },
@@ -185,8 +159,8 @@ def openapi_document() -> dict[str, Any]:
                     "security": _DEVICE,
                     "parameters": [_ALARM_ID],
                     "responses": {
-                        "200": {"description": "Recorded", **_json(AlarmOut)},
-                        **_errors(401, 404, 409, 413),
+                        "200": {"description": "Recorded", **json_body(AlarmOut)},
+                        **errors(401, 404, 409, 413),
                     },
                 },
             },
@@ -194,12 +168,14 @@ def openapi_document() -> dict[str, Any]:
                 f"/api/v1/alarms/{{alarm_id}}/{action}": {
                     "post": {
                         "summary": summary,
-                        "security": _STAFF,
+                        "security": STAFF,
                         "parameters": [_ALARM_ID],
-                        **({"requestBody": {"required": True, **_json(model)}} if model else {}),
+                        **(
+                            {"requestBody": {"required": True, **json_body(model)}} if model else {}
+                        ),
                         "responses": {
-                            "200": {"description": "Recorded", **_json(AlarmOut)},
-                            **_errors(400, 401, 403, 404, 409, 413, 415, 422),
+                            "200": {"description": "Recorded", **json_body(AlarmOut)},
+                            **errors(400, 401, 403, 404, 409, 413, 415, 422),
                         },
                     }
                 }
@@ -208,53 +184,53 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/alarms/{alarm_id}/stations": {
                 "post": {
                     "summary": "Call an operator SIP station into the alarm's call",
-                    "security": _STAFF,
+                    "security": STAFF,
                     "parameters": [_ALARM_ID],
-                    "requestBody": {"required": True, **_json(StationIn)},
+                    "requestBody": {"required": True, **json_body(StationIn)},
                     "responses": {
-                        "201": {"description": "Joined", **_json(StationOut)},
-                        **_errors(400, 401, 403, 404, 409, 415, 422, 503),
+                        "201": {"description": "Joined", **json_body(StationOut)},
+                        **errors(400, 401, 403, 404, 409, 415, 422, 503),
                     },
                 }
             },
             "/api/v1/alarms/{alarm_id}/stations/{leg_id}/mode": {
                 "post": {
                     "summary": "Switch a station between listen, whisper and talk (barge)",
-                    "security": _STAFF,
+                    "security": STAFF,
                     "parameters": [_ALARM_ID, _LEG_ID],
-                    "requestBody": {"required": True, **_json(ModeIn)},
+                    "requestBody": {"required": True, **json_body(ModeIn)},
                     "responses": {
-                        "200": {"description": "Applied", **_json(StationOut)},
-                        **_errors(400, 401, 403, 404, 409, 415, 422, 503),
+                        "200": {"description": "Applied", **json_body(StationOut)},
+                        **errors(400, 401, 403, 404, 409, 415, 422, 503),
                     },
                 }
             },
             "/api/v1/alarms/{alarm_id}/stations/{leg_id}": {
                 "delete": {
                     "summary": "Hang up a station",
-                    "security": _STAFF,
+                    "security": STAFF,
                     "parameters": [_ALARM_ID, _LEG_ID],
                     "responses": {
                         "204": {"description": "Hung up"},
-                        **_errors(401, 403, 404, 503),
+                        **errors(401, 403, 404, 503),
                     },
                 }
             },
             "/api/v1/alarms/{alarm_id}/recordings": {
                 "get": {
                     "summary": "The alarm's call recordings (supervisor, admin)",
-                    "security": _STAFF,
+                    "security": STAFF,
                     "parameters": [_ALARM_ID],
                     "responses": {
-                        "200": {"description": "File names", **_json(RecordingList)},
-                        **_errors(401, 403),
+                        "200": {"description": "File names", **json_body(RecordingList)},
+                        **errors(401, 403),
                     },
                 }
             },
             "/api/v1/alarms/{alarm_id}/recordings/{name}": {
                 "get": {
                     "summary": "One recording, stereo WAV: phone left, operator right",
-                    "security": _STAFF,
+                    "security": STAFF,
                     "parameters": [
                         _ALARM_ID,
                         {
@@ -266,7 +242,7 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": {"description": "audio/wav"},
-                        **_errors(401, 403, 404),
+                        **errors(401, 403, 404),
                     },
                 }
             },
@@ -274,10 +250,10 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "summary": "A manager acknowledges a notification (link sent by webhook)",
                     "security": [],
-                    "requestBody": {"required": True, **_json(AcknowledgementIn)},
+                    "requestBody": {"required": True, **json_body(AcknowledgementIn)},
                     "responses": {
                         "202": {"description": "Acknowledged: the escalation chain stops"},
-                        **_errors(400, 403, 413, 415, 422, 503),
+                        **errors(400, 403, 413, 415, 422, 503),
                     },
                 }
             },
@@ -285,10 +261,10 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "summary": "Log in (operators, supervisors, admins)",
                     "security": [],
-                    "requestBody": {"required": True, **_json(LoginIn)},
+                    "requestBody": {"required": True, **json_body(LoginIn)},
                     "responses": {
-                        "201": {"description": "Session", **_json(SessionOut)},
-                        **_errors(400, 401, 413, 415, 422),
+                        "201": {"description": "Session", **json_body(SessionOut)},
+                        **errors(400, 401, 413, 415, 422),
                     },
                 },
             },
@@ -302,8 +278,8 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/events": {
                 "get": {
                     "summary": "Live events (WebSocket upgrade): one JSON message per change",
-                    "security": _STAFF,
-                    "responses": {"101": {"description": "Switching to WebSocket"}, **_errors(401)},
+                    "security": STAFF,
+                    "responses": {"101": {"description": "Switching to WebSocket"}, **errors(401)},
                 },
             },
             "/healthz": {
@@ -331,7 +307,7 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             **console_paths(),
-            **backoffice_paths(_errors),
+            **backoffice_paths(),
         },
         "components": {
             "schemas": schemas,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 
+from gateway.api.openapi_parts import STAFF, errors, json_body, path_param
 from gateway.backoffice.schemas import (
     BriefingOut,
     ContactIn,
@@ -28,20 +28,10 @@ BACKOFFICE_MODELS: tuple[type[BaseModel], ...] = (
     BriefingOut,
     TokenOut,
 )
-_STAFF: list[dict[str, list[str]]] = [{"sessionToken": []}, {"sessionCookie": []}]
 
 
-def _path(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-def _json(model: type[BaseModel]) -> dict[str, Any]:
-    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"content": {"application/json": {"schema": ref}}}
-
-
-def backoffice_paths(errors: Callable[..., dict[str, Any]]) -> dict[str, Any]:
-    """The paths; ``errors(*statuses)`` renders the gateway's shared error responses."""
+def backoffice_paths() -> dict[str, Any]:
+    """The back office's paths in the gateway's OpenAPI document."""
 
     def collection(
         noun: str, model_in: type[BaseModel], model_out: type[BaseModel], listing: type[BaseModel]
@@ -50,18 +40,18 @@ def backoffice_paths(errors: Callable[..., dict[str, Any]]) -> dict[str, Any]:
             f"/api/v1/{noun}s": {
                 "post": {
                     "summary": f"Add a {noun} (admin)",
-                    "security": _STAFF,
-                    "requestBody": {"required": True, **_json(model_in)},
+                    "security": STAFF,
+                    "requestBody": {"required": True, **json_body(model_in)},
                     "responses": {
-                        "201": {"description": "Added", **_json(model_out)},
+                        "201": {"description": "Added", **json_body(model_out)},
                         **errors(400, 401, 403, 409, 413, 415, 422),
                     },
                 },
                 "get": {
                     "summary": f"Every {noun} (admin)",
-                    "security": _STAFF,
+                    "security": STAFF,
                     "responses": {
-                        "200": {"description": "All, oldest first", **_json(listing)},
+                        "200": {"description": "All, oldest first", **json_body(listing)},
                         **errors(401, 403),
                     },
                 },
@@ -69,9 +59,9 @@ def backoffice_paths(errors: Callable[..., dict[str, Any]]) -> dict[str, Any]:
             f"/api/v1/{noun}s/{{{noun}_id}}": {
                 "delete": {
                     "summary": f"Delete a {noun} (admin)",
-                    "security": _STAFF,
+                    "security": STAFF,
                     "parameters": [
-                        {**_path(f"{noun}_id"), "schema": {"type": "integer", "minimum": 0}}
+                        {**path_param(f"{noun}_id"), "schema": {"type": "integer", "minimum": 0}}
                     ],
                     "responses": {"204": {"description": "Deleted"}, **errors(401, 403, 404)},
                 }
@@ -79,8 +69,8 @@ def backoffice_paths(errors: Callable[..., dict[str, Any]]) -> dict[str, Any]:
         }
 
     device_action = {
-        "security": _STAFF,
-        "parameters": [_path("device_id")],
+        "security": STAFF,
+        "parameters": [path_param("device_id")],
     }
     return {
         **collection("instruction", InstructionIn, InstructionOut, InstructionList),
@@ -89,10 +79,10 @@ def backoffice_paths(errors: Callable[..., dict[str, Any]]) -> dict[str, Any]:
             "get": {
                 "summary": "The agent, the safety instructions and whom to call (operator, "
                 "supervisor)",
-                "security": _STAFF,
-                "parameters": [_path("alarm_id")],
+                "security": STAFF,
+                "parameters": [path_param("alarm_id")],
                 "responses": {
-                    "200": {"description": "Briefing", **_json(BriefingOut)},
+                    "200": {"description": "Briefing", **json_body(BriefingOut)},
                     **errors(401, 403, 404),
                 },
             }
@@ -102,7 +92,7 @@ def backoffice_paths(errors: Callable[..., dict[str, Any]]) -> dict[str, Any]:
                 "summary": "New device token, shown once; the old one is refused at once (admin)",
                 **device_action,
                 "responses": {
-                    "200": {"description": "The new token", **_json(TokenOut)},
+                    "200": {"description": "The new token", **json_body(TokenOut)},
                     **errors(401, 403, 404, 409, 413),
                 },
             }

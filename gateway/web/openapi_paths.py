@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from gateway.api.openapi_parts import STAFF, errors, json_body, path_param
 from gateway.web.routes_review import GROUPS
 from gateway.web.schemas import (
     AnswerOut,
@@ -26,8 +27,7 @@ CONSOLE_MODELS: tuple[type[BaseModel], ...] = (
     ReviewList,
     ReviewFigures,
 )
-_STAFF: list[dict[str, list[str]]] = [{"sessionToken": []}, {"sessionCookie": []}]
-_ALARM_ID = {"name": "alarm_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_ALARM_ID = path_param("alarm_id")
 _REVIEW_QUERY = [
     {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
     {
@@ -53,16 +53,6 @@ _REVIEW_QUERY = [
 ]
 
 
-def _json(model: type[BaseModel]) -> dict[str, Any]:
-    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"content": {"application/json": {"schema": ref}}}
-
-
-def _errors(*statuses: int) -> dict[str, Any]:
-    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
-    return {str(s): {"description": "Refused; the message says why", **error} for s in statuses}
-
-
 def _page(summary: str) -> dict[str, Any]:
     return {
         "get": {
@@ -80,16 +70,16 @@ def _post(summary: str, body: type[BaseModel], answer: dict[str, Any]) -> dict[s
     return {
         "post": {
             "summary": summary,
-            "security": _STAFF,
+            "security": STAFF,
             "parameters": [_ALARM_ID],
-            "requestBody": {"required": True, **_json(body)},
-            "responses": {**answer, **_errors(400, 401, 403, 404, 409, 415, 422)},
+            "requestBody": {"required": True, **json_body(body)},
+            "responses": {**answer, **errors(400, 401, 403, 404, 409, 415, 422)},
         }
     }
 
 
 def console_paths() -> dict[str, Any]:
-    review = {"security": _STAFF, "parameters": _REVIEW_QUERY}
+    review = {"security": STAFF, "parameters": _REVIEW_QUERY}
     return {
         "/": {
             "get": {
@@ -107,47 +97,47 @@ def console_paths() -> dict[str, Any]:
                 "parameters": [
                     {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
                 ],
-                "responses": {"200": {"description": "The file"}, **_errors(404)},
+                "responses": {"200": {"description": "The file"}, **errors(404)},
             }
         },
         "/api/v1/console/presence": {
             "get": {
                 "summary": "Console presence (WebSocket): when a handler's last one closes, "
                 "their alarms are released after a grace period",
-                "security": _STAFF,
+                "security": STAFF,
                 "responses": {
                     "101": {"description": "Switching to WebSocket"},
-                    **_errors(401, 403),
+                    **errors(401, 403),
                 },
             }
         },
         "/api/v1/alarms/{alarm_id}/audio/offer": _post(
             "WebRTC offer in, answer out: listen to the call (handler or supervisor)",
             OfferIn,
-            {"200": {"description": "SDP answer", **_json(AnswerOut)}},
+            {"200": {"description": "SDP answer", **json_body(AnswerOut)}},
         ),
         "/api/v1/alarms/{alarm_id}/audio/mode": _post(
             "Listen silently (talk=false) or talk to the agent (talk=true)",
             TalkIn,
-            {"200": {"description": "Mode now in force", **_json(TalkOut)}},
+            {"200": {"description": "Mode now in force", **json_body(TalkOut)}},
         ),
         "/api/v1/alarms/{alarm_id}/audio": {
             "delete": {
                 "summary": "Hang up this operator's audio on the alarm",
-                "security": _STAFF,
+                "security": STAFF,
                 "parameters": [_ALARM_ID],
-                "responses": {"204": {"description": "Hung up"}, **_errors(401, 403)},
+                "responses": {"204": {"description": "Hung up"}, **errors(401, 403)},
             }
         },
         "/api/v1/alarms/{alarm_id}/callback": {
             "post": {
                 "summary": "Call the alarm's phone back with auto-answer (handling operator); "
                 "the outcome shows in the timeline",
-                "security": _STAFF,
+                "security": STAFF,
                 "parameters": [_ALARM_ID],
                 "responses": {
                     "202": {"description": "Calling"},
-                    **_errors(401, 403, 404, 409, 413),
+                    **errors(401, 403, 404, 409, 413),
                     "503": {"description": "The SIP voice channel is not running"},
                 },
             }
@@ -169,15 +159,15 @@ def console_paths() -> dict[str, Any]:
                 "summary": "Alarm history, newest first, with review facts (supervisor, admin)",
                 **review,
                 "responses": {
-                    "200": {"description": "Alarms", **_json(ReviewList)},
-                    **_errors(401, 403, 422),
+                    "200": {"description": "Alarms", **json_body(ReviewList)},
+                    **errors(401, 403, 422),
                 },
             }
         },
         "/api/v1/review/figures": {
             "get": {
                 "summary": "Service-level figures, in total and per group (supervisor, admin)",
-                "security": _STAFF,
+                "security": STAFF,
                 "parameters": [
                     *_REVIEW_QUERY,
                     {
@@ -187,8 +177,8 @@ def console_paths() -> dict[str, Any]:
                     },
                 ],
                 "responses": {
-                    "200": {"description": "Figures", **_json(ReviewFigures)},
-                    **_errors(401, 403, 422),
+                    "200": {"description": "Figures", **json_body(ReviewFigures)},
+                    **errors(401, 403, 422),
                 },
             }
         },
@@ -196,7 +186,7 @@ def console_paths() -> dict[str, Any]:
             "get": {
                 "summary": "Alarm history as CSV, one row per alarm (supervisor, admin)",
                 **review,
-                "responses": {"200": {"description": "text/csv"}, **_errors(401, 403, 422)},
+                "responses": {"200": {"description": "text/csv"}, **errors(401, 403, 422)},
             }
         },
     }
