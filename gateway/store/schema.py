@@ -66,6 +66,23 @@ tenants = Table(
     Column("name", String(64), primary_key=True),
     Column("pilot", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("licences", Integer, nullable=True),  # devices allowed; unset: no limit
+)
+
+# The people equipped; a device belongs to one agent (an agent may have several).
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant", String(64), ForeignKey("tenants.name"), nullable=True),
+    Column("name", String(128), nullable=False),
+    Column("site", String(64), nullable=True),
+    Column("agent_group", String(64), nullable=True),
+    Column("language", String(8), nullable=True),
+    Column("phone", String(32), nullable=True),
+    Column("safety_notes", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 devices = Table(
@@ -82,6 +99,10 @@ devices = Table(
     Column("tenant", String(64), ForeignKey("tenants.name"), nullable=True),
     Column("site", String(64), nullable=True),
     Column("agent_group", String(64), nullable=True),
+    Column("agent_id", String(64), ForeignKey("agents.id"), nullable=True),
+    # Digest credentials: HA1 = MD5(username:realm:password), as SIP edges (Kamailio) read it.
+    Column("sip_username", String(64), nullable=True, unique=True),
+    Column("sip_ha1", String(64), nullable=True),
 )
 
 users = Table(
@@ -93,6 +114,14 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("disabled_at", UTCDateTime(), nullable=True),
+)
+
+# Tenants a staff member may see; a user with none is centre-wide staff.
+user_tenants = Table(
+    "user_tenants",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("tenant", String(64), ForeignKey("tenants.name"), primary_key=True),
 )
 
 sessions = Table(
@@ -216,4 +245,23 @@ contacts = Table(
     Column("zone", String(64), nullable=False),
     Column("rank", Integer, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Append-only and tamper-evident: each entry's hash covers the previous entry's hash.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("source", String(128), nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("target", String(255), nullable=True),
+    Column("tenant", String(64), nullable=True),
+    Column("details", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Index("ix_audit_log_at", "at"),
 )
