@@ -52,6 +52,7 @@ PURE = [
     "speech/vad.py",
     "sip/bridge.py",
     "sip/messages.py",
+    "sip/digest.py",
     "sip/mediawatch.py",
     "phone/signals.py",
     "review/figures.py",

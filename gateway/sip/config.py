@@ -63,6 +63,9 @@ class SipConfig(_Strict):
     restart_backoff: float = Field(0.5, gt=0)
     restart_backoff_max: float = Field(30.0, gt=0)
     user_agent: str = "alarm-gateway"
+    realm: str = Field("alarm-gateway", min_length=1, max_length=64, pattern=r"^[!#-~]+$")
+    """Digest realm of phones' SIP credentials; stored HA1 hashes depend on it, so changing
+    it means issuing every phone new credentials."""
 
     @field_validator("bind_address")
     @classmethod
