@@ -58,6 +58,7 @@ PURE = [
     "review/figures.py",
     "web/presence.py",
     "web/access.py",
+    "tenancy.py",
     "config/errors.py",
     "ids.py",
 ]

@@ -23,6 +23,7 @@ from gateway.auth import token_hash
 from gateway.store.records import Device, Role, User
 
 M = TypeVar("M", bound=BaseModel)
+USER = web.RequestKey("user", User)
 SESSION_COOKIE = "gw_session"
 CSRF_COOKIE = "gw_csrf"
 CSRF_HEADER = "X-CSRF-Token"
@@ -109,4 +110,5 @@ async def require_user(request: web.Request, *roles: Role) -> User:
     if roles and user.role not in roles:
         allowed = ", ".join(r.value for r in roles)
         raise Forbidden(f"this needs the role {allowed}; you are {user.role.value}")
+    request[USER] = user  # for tenant_scope(): the tenants came with the session lookup
     return user

@@ -46,6 +46,8 @@ class User:
     name: str
     role: Role
     password_hash: str
+    tenants: frozenset[str] = frozenset()
+    """Tenants this staff member may see; none: centre-wide (see gateway.tenancy)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import ReturningInsert
 
 from gateway.alarm.events import AlarmEvent, Position, Raised
@@ -51,6 +52,7 @@ from gateway.store.schema import (
     sessions,
     tenants,
     timeline,
+    user_tenants,
     users,
 )
 
@@ -262,8 +264,7 @@ class Store:
 
     async def user_by_name(self, name: str) -> User | None:
         query = select(users).where(users.c.name == name, users.c.disabled_at.is_(None))
-        row = await self._read(lambda conn: conn.execute(query).first())
-        return None if row is None else _user(row)
+        return await self._one_user(query)
 
     async def add_session(
         self, token_hash: str, user_id: int, now: datetime, expires_at: datetime
@@ -283,8 +284,40 @@ class Store:
                 users.c.disabled_at.is_(None),
             )
         )
-        row = await self._read(lambda conn: conn.execute(query).first())
-        return None if row is None else _user(row)
+        return await self._one_user(query)
+
+    async def _one_user(self, query: Select[Any]) -> User | None:
+        """The user the query finds, with their tenants read in the same transaction."""
+
+        def read(conn: Connection) -> User | None:
+            row = conn.execute(query).first()
+            return None if row is None else _user(row, _user_tenants(conn, row.id))
+
+        return await self._read(read)
+
+    async def user_tenants(self, user_id: int) -> frozenset[str]:
+        """The tenants the user may see; empty: centre-wide staff."""
+        return await self._read(lambda conn: _user_tenants(conn, user_id))
+
+    async def set_user_tenants(self, user_id: int, tenant_names: frozenset[str]) -> None:
+        """Replace the user's tenants (empty: centre-wide). Raises NotFound or Conflict."""
+
+        def write(conn: Connection) -> None:
+            if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is None:
+                raise NotFound(f"no user {user_id}")
+            known = set(
+                conn.execute(select(tenants.c.name).where(tenants.c.name.in_(tenant_names)))
+                .scalars()
+                .all()
+            )
+            missing = sorted(tenant_names - known)
+            if missing:
+                raise Conflict(f"no tenant {', '.join(map(repr, missing))}")
+            conn.execute(delete(user_tenants).where(user_tenants.c.user_id == user_id))
+            for name in sorted(tenant_names):
+                conn.execute(insert(user_tenants).values(user_id=user_id, tenant=name))
+
+        await self._write(write)
 
     async def delete_session(self, token_hash: str) -> None:
         statement = delete(sessions).where(sessions.c.token_hash == token_hash)
@@ -560,9 +593,15 @@ class Store:
         states: Sequence[AlarmState] = (),
         limit: int = 100,
         received_before: datetime | None = None,
+        tenant_names: frozenset[str] | None = None,
     ) -> list[AlarmRecord]:
-        """Newest first, without timelines (fetch one alarm for its timeline)."""
+        """Newest first, without timelines (fetch one alarm for its timeline).
+
+        ``tenant_names``: only those tenants' alarms (None: all, with or without a tenant).
+        """
         query = select(alarms).order_by(alarms.c.received_at.desc(), alarms.c.id.desc())
+        if tenant_names is not None:
+            query = query.where(alarms.c.tenant.in_(tenant_names))
         if states:
             query = query.where(alarms.c.state.in_([s.value for s in states]))
         if received_before is not None:
@@ -571,16 +610,25 @@ class Store:
         return [_alarm(row, ()) for row in rows]
 
     async def history(
-        self, received_from: datetime, received_to: datetime, limit: int = 10_000
+        self,
+        received_from: datetime,
+        received_to: datetime,
+        limit: int = 10_000,
+        tenant_names: frozenset[str] | None = None,
     ) -> list[AlarmRecord]:
-        """Alarms received in [from, to), oldest first, each with its full timeline (review)."""
+        """Alarms received in [from, to), oldest first, each with its full timeline (review).
+
+        ``tenant_names``: only those tenants' alarms (None: all, with or without a tenant).
+        """
+        query = select(alarms).where(
+            alarms.c.received_at >= received_from, alarms.c.received_at < received_to
+        )
+        if tenant_names is not None:
+            query = query.where(alarms.c.tenant.in_(tenant_names))
 
         def read(conn: Connection) -> list[AlarmRecord]:
             rows = conn.execute(
-                select(alarms)
-                .where(alarms.c.received_at >= received_from, alarms.c.received_at < received_to)
-                .order_by(alarms.c.received_at, alarms.c.id)
-                .limit(limit)
+                query.order_by(alarms.c.received_at, alarms.c.id).limit(limit)
             ).all()
             ids = [row.id for row in rows]
             entries: dict[str, list[TimelineEntry]] = {alarm_id: [] for alarm_id in ids}
@@ -832,8 +880,13 @@ def _contact(row: Row[Any]) -> Contact:
     )
 
 
-def _user(row: Row[Any]) -> User:
-    return User(row.id, row.name, Role(row.role), row.password_hash)
+def _user(row: Row[Any], tenant_names: frozenset[str] = frozenset()) -> User:
+    return User(row.id, row.name, Role(row.role), row.password_hash, tenant_names)
+
+
+def _user_tenants(conn: Connection, user_id: int) -> frozenset[str]:
+    query = select(user_tenants.c.tenant).where(user_tenants.c.user_id == user_id)
+    return frozenset(conn.execute(query).scalars().all())
 
 
 def _entry(row: Row[Any]) -> TimelineEntry:
