@@ -30,6 +30,7 @@ IO_MODULES = {
 }
 PURE = [
     "alarm",
+    "audit/chain.py",
     "dialplan",
     "dc09/buffer.py",
     "dc09/content.py",

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -35,6 +35,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 from gateway.alarm.events import AlarmEvent, Position, Raised
 from gateway.alarm.machine import AlarmMachine, TimelineEntry, Transition
 from gateway.alarm.types import AlarmState, AlarmType, Outcome
+from gateway.audit.chain import GENESIS, AuditEntry, canonical_details, entry_hash
 from gateway.backoffice.rules import Contact, Instruction, Scope, parse_window
 from gateway.ids import new_alarm_id
 from gateway.outbox.events import EventKind, OutboxEvent
@@ -43,6 +44,7 @@ from gateway.store.errors import Conflict, NotFound, StoreError
 from gateway.store.records import AlarmRecord, Device, NewAlarm, Role, Tenant, User
 from gateway.store.schema import (
     alarms,
+    audit_log,
     contacts,
     devices,
     instructions,
@@ -59,6 +61,7 @@ from gateway.store.schema import (
 T = TypeVar("T")
 DEVICE_CACHE_SECONDS = 5.0
 DEVICE_CACHE_SIZE = 100_000
+AUDIT_LOCK = 0x61756469  # PostgreSQL advisory lock key serialising audit appends ("audi")
 
 
 class Store:
@@ -748,6 +751,68 @@ class Store:
         rows = await self._read(lambda conn: conn.execute(query).all())
         return [_event(row) for row in rows]
 
+    # --- audit log -----------------------------------------------------------------
+
+    async def append_audit(
+        self,
+        at: datetime,
+        actor: str,
+        action: str,
+        *,
+        source: str | None = None,
+        target: str | None = None,
+        tenant: str | None = None,
+        details: Mapping[str, object] | None = None,
+    ) -> AuditEntry:
+        """Chain a new entry to the last one, in one transaction; returns it.
+
+        Appends are serialised so no two entries share a predecessor: by the
+        single writer thread and, across processes, SQLite's write lock (taken
+        before the last hash is read) or a PostgreSQL advisory lock.
+        Raises ValueError if ``details`` is not plain JSON.
+        """
+        content = canonical_details(details)
+
+        def write(conn: Connection) -> AuditEntry:
+            if conn.dialect.name == "postgresql":
+                conn.execute(select(func.pg_advisory_xact_lock(AUDIT_LOCK)))
+            else:  # a no-op write: SQLite takes its write lock before the read below
+                conn.execute(update(audit_log).where(audit_log.c.id == -1).values(actor=""))
+            last = select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
+            prev_hash = conn.execute(last).scalar_one_or_none() or GENESIS
+            entry = AuditEntry(0, at, actor, source, action, target, tenant, content, prev_hash, "")
+            entry = replace(entry, hash=entry_hash(entry))
+            values = {f: getattr(entry, f) for f in _AUDIT_FIELDS}
+            statement = insert(audit_log).values(**values).returning(audit_log.c.id)
+            return replace(entry, id=int(conn.execute(statement).scalar_one()))
+
+        return await self._write(write)
+
+    async def audit_entries(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        tenants: frozenset[str] | None = None,
+        after_id: int = 0,
+        limit: int | None = None,
+    ) -> list[AuditEntry]:
+        """Audit entries in id (chain) order: ``start`` <= at < ``end``, after ``after_id``.
+
+        ``tenants`` restricts to entries of those tenants (None: all entries).
+        """
+        query = select(audit_log).where(audit_log.c.id > after_id).order_by(audit_log.c.id)
+        if start is not None:
+            query = query.where(audit_log.c.at >= start)
+        if end is not None:
+            query = query.where(audit_log.c.at < end)
+        if tenants is not None:
+            query = query.where(audit_log.c.tenant.in_(sorted(tenants)))
+        if limit is not None:
+            query = query.limit(limit)
+        rows = await self._read(lambda conn: conn.execute(query).all())
+        return [_audit_entry(row) for row in rows]
+
 
 def _load(conn: Connection, alarm_id: str) -> AlarmRecord | None:
     row = conn.execute(select(alarms).where(alarms.c.id == alarm_id)).first()
@@ -863,6 +928,13 @@ def _scope(row: Row[Any]) -> Scope:
 def _instruction(row: Row[Any]) -> Instruction:
     types = frozenset(AlarmType(t) for t in row.alarm_types)
     return Instruction(row.id, _scope(row), row.text, types)
+
+
+_AUDIT_FIELDS = tuple(f.name for f in fields(AuditEntry) if f.name != "id")
+
+
+def _audit_entry(row: Row[Any]) -> AuditEntry:
+    return AuditEntry(row.id, *(getattr(row, f) for f in _AUDIT_FIELDS))
 
 
 def _contact(row: Row[Any]) -> Contact:

@@ -1,0 +1,1 @@
+"""The tamper-evident audit log: who listened, talked, played, exported or changed what."""
