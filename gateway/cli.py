@@ -8,6 +8,7 @@ import contextlib
 import gc
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,8 @@ from aiohttp import web
 
 from gateway import __version__
 from gateway.app import make_app, utc_now
+from gateway.audit.export import ExportFormat, parse_bound, render
+from gateway.audit.verify import verify_log
 from gateway.auth import hash_password, token_hash
 from gateway.config.errors import ConfigError
 from gateway.config.load import check_all, load_settings
@@ -32,6 +35,7 @@ from gateway.store.store import Store
 from gateway.voice import sip_identity
 
 log = logging.getLogger("gateway")
+SHOWN_PROBLEMS = 20  # audit verify lists the first breaks; the summary counts them all
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -105,6 +109,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the password from standard input instead of prompting",
     )
+
+    audit = sub.add_parser("audit", help="check and export the audit log").add_subparsers(
+        dest="action", required=True
+    )
+    with_config(audit.add_parser("verify", help="check the hash chain; exit 1 if broken"))
+    export = with_config(audit.add_parser("export", help="print audit entries (oldest first)"))
+    export.add_argument("--from", dest="start", help="first day (2026-12-01) or time, UTC")
+    export.add_argument("--to", dest="end", help="last day (included) or time (excluded), UTC")
+    export.add_argument("--format", choices=[f.value for f in ExportFormat], default="csv")
     return parser
 
 
@@ -129,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "models":
         return _models(settings, args)
+    if args.command == "audit":
+        return asyncio.run(_audit(settings, args))
     if args.command == "tenant":
         return asyncio.run(_add_tenant(settings, args.name, args.pilot))
     if args.command == "device" and args.action == "add":
@@ -225,6 +240,7 @@ async def _add_device(settings: Settings, args: argparse.Namespace) -> int:
             site=args.site,
             agent_group=args.group,
         )
+        await _record(store, "admin.device.create", device_id, tenant=args.tenant)
     except Conflict as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -244,6 +260,7 @@ async def _change_device(settings: Settings, action: str, device_id: str) -> int
             await store.rotate_device_token(device_id, token_hash(token))
         else:
             await store.revoke_device(device_id, utc_now())
+        await _record(store, f"admin.device.{action}", device_id)
     except (NotFound, Conflict) as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -261,6 +278,7 @@ async def _add_tenant(settings: Settings, name: str, pilot: bool) -> int:
     store = await _open_store(settings)
     try:
         await store.add_tenant(name, utc_now(), pilot=pilot)
+        await _record(store, "admin.tenant.create", name, tenant=name, details={"pilot": pilot})
     except Conflict as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -290,12 +308,83 @@ async def _add_user(settings: Settings, name: str, role: Role, password: str) ->
     store = await _open_store(settings)
     try:
         await store.add_user(name, role, hash_password(password), utc_now())
+        await _record(store, "admin.user.create", name, details={"role": role.value})
     except Conflict as exc:
         print(exc, file=sys.stderr)
         return 1
     finally:
         await store.close()
     print(f"{role.value} {name!r} created", file=sys.stderr)
+    return 0
+
+
+def _cli_actor() -> str:
+    """``cli:<os user>``: who ran an administration command on this machine."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except OSError:  # no login name (a container's anonymous uid)
+        return f"cli:uid{os.getuid()}"
+
+
+async def _record(
+    store: Store,
+    action: str,
+    target: str,
+    *,
+    tenant: str | None = None,
+    details: dict[str, object] | None = None,
+) -> None:
+    """Audit an administration command: actor ``cli:<os user>``, source ``local``."""
+    await store.append_audit(
+        utc_now(),
+        _cli_actor(),
+        action,
+        source="local",
+        target=target,
+        tenant=tenant,
+        details=details,
+    )
+
+
+async def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    """``audit verify`` (exit 1 naming the first broken entry) or ``audit export``."""
+    if args.action == "verify":
+        return await _audit_verify(settings)
+    try:
+        start = parse_bound("--from", args.start) if args.start else None
+        end = parse_bound("--to", args.end, end=True) if args.end else None
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    store = await _open_store(settings)
+    try:
+        entries = await store.audit_entries(start=start, end=end)
+        sys.stdout.write(render(entries, ExportFormat(args.format)))
+        details = {
+            "from": args.start,
+            "to": args.end,
+            "format": args.format,
+            "entries": len(entries),
+        }
+        await _record(store, "export.audit", "audit_log", details=details)
+    finally:
+        await store.close()
+    return 0
+
+
+async def _audit_verify(settings: Settings) -> int:
+    store = await _open_store(settings)
+    try:
+        result = await verify_log(store)
+    finally:
+        await store.close()
+    if not result.intact:
+        print(result.summary(), file=sys.stderr)
+        for problem in result.problems[:SHOWN_PROBLEMS]:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print(result.summary())
+    print(f"last entry hash: {result.last_hash}")
     return 0
 
 

@@ -31,6 +31,7 @@ IO_MODULES = {
 PURE = [
     "alarm",
     "audit/chain.py",
+    "audit/export.py",
     "dialplan",
     "dc09/buffer.py",
     "dc09/content.py",

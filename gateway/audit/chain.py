@@ -67,9 +67,9 @@ def canonical_json(value: Mapping[str, Any]) -> bytes:
     ).encode("utf-8")
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    """SHA-256 (hex) of the entry's canonical serialisation (not covering ``id`` and ``hash``)."""
-    content = {
+def hashed_content(entry: AuditEntry) -> dict[str, Any]:
+    """What the entry's hash covers: every field but ``id`` and ``hash``, time as text."""
+    return {
         "at": canonical_at(entry.at),
         "actor": entry.actor,
         "source": entry.source,
@@ -79,7 +79,11 @@ def entry_hash(entry: AuditEntry) -> str:
         "details": entry.details,
         "prev_hash": entry.prev_hash,
     }
-    return hashlib.sha256(canonical_json(content)).hexdigest()
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """SHA-256 (hex) of the canonical JSON of :func:`hashed_content`."""
+    return hashlib.sha256(canonical_json(hashed_content(entry))).hexdigest()
 
 
 class Fault(StrEnum):
@@ -101,15 +105,17 @@ class Problem:
         return f"entry {self.entry_id}: {self.reason}"
 
 
-def verify_chain(entries: Iterable[AuditEntry], *, prev_hash: str = GENESIS) -> list[Problem]:
+def verify_chain(
+    entries: Iterable[AuditEntry], *, prev_hash: str = GENESIS, prev_id: int | None = None
+) -> list[Problem]:
     """Every break in ``entries`` (in id order), first one first; empty when intact.
 
-    ``prev_hash`` is the hash of the entry before the first one given, so a long
-    log can be checked page by page. After a break the check goes on from the
-    stored hash, so one altered or removed entry gives one problem.
+    ``prev_hash`` and ``prev_id`` are those of the entry before the first one
+    given, so a long log can be checked page by page. After a break the check
+    goes on from the stored hash, so one altered or removed entry gives one problem.
     """
     problems: list[Problem] = []
-    previous_id: int | None = None
+    previous_id = prev_id
     for entry in entries:
         if entry.prev_hash != prev_hash:
             after = "the start of the log" if previous_id is None else f"entry {previous_id}"
