@@ -7,8 +7,9 @@ only those, never an alarm without a tenant.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +40,16 @@ class TenantScope:
 
 
 CENTRE_WIDE = TenantScope(None)
+
+
+def event_alarm(message: Mapping[str, Any]) -> tuple[str | None, str | None, bool]:
+    """(alarm id, tenant, tenant known) of a live event; no alarm id: a system-wide event.
+
+    Alarm changes carry the alarm and so its tenant; speech, offers and alerts
+    name only the alarm id, and the tenant must be looked up.
+    """
+    alarm = message.get("alarm")
+    if isinstance(alarm, Mapping):
+        return str(alarm["id"]), alarm.get("tenant"), True
+    alarm_id = message.get("alarm_id")
+    return (None, None, True) if alarm_id is None else (str(alarm_id), None, False)

@@ -38,6 +38,7 @@ from gateway.api.schemas import (
     VoiceAttach,
     alarm_message,
 )
+from gateway.api.tenancy import scoped_alarm, tenant_scope
 from gateway.store.errors import Conflict, NotFound
 from gateway.store.records import NewAlarm, Role, User
 
@@ -140,6 +141,7 @@ async def cancel(request: web.Request) -> web.Response:
 
 async def _staff_event(request: web.Request, event: AlarmEvent, user: User) -> web.Response:
     alarm_id = request.match_info["alarm_id"]
+    await scoped_alarm(request, alarm_id)  # another tenant's alarm: as if it did not exist
     try:
         return await apply(request, alarm_id, event, user.name)
     except NotFound:
@@ -202,7 +204,10 @@ async def list_alarms(request: web.Request) -> web.Response:
     if received_before is not None and received_before.tzinfo is None:
         raise Invalid("before must carry a UTC offset, e.g. 2026-01-31T12:00:00+00:00")
     alarms = await request.app[STORE].list_alarms(
-        states=states, limit=limit, received_before=received_before
+        states=states,
+        limit=limit,
+        received_before=received_before,
+        tenant_names=tenant_scope(request).tenants,
     )
     body = AlarmList(alarms=[AlarmOut.of(a, with_timeline=False) for a in alarms])
     return web.json_response(body.model_dump(mode="json"))
@@ -211,8 +216,5 @@ async def list_alarms(request: web.Request) -> web.Response:
 @routes.get("/api/v1/alarms/{alarm_id}")
 async def get_alarm(request: web.Request) -> web.Response:
     await require_user(request, *STAFF)
-    alarm_id = request.match_info["alarm_id"]
-    alarm = await request.app[STORE].get_alarm(alarm_id)
-    if alarm is None:
-        raise NotFoundError(f"no alarm {alarm_id!r}")
+    alarm = await scoped_alarm(request, request.match_info["alarm_id"])
     return web.json_response(AlarmOut.of(alarm, with_timeline=True).model_dump(mode="json"))

@@ -7,8 +7,9 @@ import contextlib
 
 from aiohttp import WSMsgType, web
 
-from gateway.api.keys import BUS, METRICS
+from gateway.api.keys import BUS, METRICS, STORE
 from gateway.api.request import require_user
+from gateway.api.tenancy import EventFilter, tenant_scope
 from gateway.bus import OVERFLOW
 
 routes = web.RouteTableDef()
@@ -17,6 +18,7 @@ routes = web.RouteTableDef()
 @routes.get("/api/v1/events")
 async def events(request: web.Request) -> web.WebSocketResponse:
     user = await require_user(request)
+    visible = EventFilter(request.app[STORE], tenant_scope(request))
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     subscription = request.app[BUS].subscribe()
@@ -27,7 +29,8 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     async def pump() -> None:
         while True:
             message = await subscription.queue.get()
-            await ws.send_json(message)
+            if await visible.allows(message):  # other tenants' alarms never leave the gateway
+                await ws.send_json(message)
             if subscription.overflowed and subscription.queue.empty():
                 await ws.send_json(dict(OVERFLOW))
                 return

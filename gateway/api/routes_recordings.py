@@ -10,6 +10,7 @@ from gateway.api.errors import NotFoundError
 from gateway.api.keys import RECORDER
 from gateway.api.request import require_user
 from gateway.api.schemas import Body
+from gateway.api.tenancy import scoped_alarm
 from gateway.store.records import Role
 
 log = logging.getLogger("gateway.audit")
@@ -25,7 +26,7 @@ class RecordingList(Body):
 async def list_recordings(request: web.Request) -> web.Response:
     await require_user(request, *REVIEWERS)
     recorder = request.app.get(RECORDER)
-    alarm_id = request.match_info["alarm_id"]
+    alarm_id = (await scoped_alarm(request, request.match_info["alarm_id"])).id
     names = [p.name for p in recorder.recordings(alarm_id)] if recorder is not None else []
     return web.json_response(RecordingList(recordings=names).model_dump())
 
@@ -34,7 +35,8 @@ async def list_recordings(request: web.Request) -> web.Response:
 async def play(request: web.Request) -> web.StreamResponse:
     user = await require_user(request, *REVIEWERS)
     recorder = request.app.get(RECORDER)
-    alarm_id, name = request.match_info["alarm_id"], request.match_info["name"]
+    alarm_id = (await scoped_alarm(request, request.match_info["alarm_id"])).id
+    name = request.match_info["name"]
     found = {p.name: p for p in recorder.recordings(alarm_id)} if recorder is not None else {}
     if name not in found:  # names come from the listing only: no path is built from input
         raise NotFoundError(f"no recording {name!r} for alarm {alarm_id!r}")

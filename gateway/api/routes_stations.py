@@ -16,9 +16,10 @@ from pydantic import Field
 from gateway.alarm.events import AlarmEvent, ListenEnded, ListenStarted, Noted
 from gateway.alarm.types import AlarmState
 from gateway.api.errors import ConflictError, Forbidden, NotFoundError, Unavailable
-from gateway.api.keys import JOURNAL, STORE, VOICE
+from gateway.api.keys import JOURNAL, VOICE
 from gateway.api.request import parse_json, require_user
 from gateway.api.schemas import Body
+from gateway.api.tenancy import scoped_alarm
 from gateway.sip.bridge import LegMode
 from gateway.sip.errors import CallFailedError, NoCapacityError, UnknownCallError
 from gateway.sip.supervisor import SipSupervisor
@@ -52,10 +53,7 @@ def _supervisor(request: web.Request) -> SipSupervisor:
 
 async def _alarm_for(request: web.Request, user: User) -> AlarmRecord:
     """Only inside a live alarm, and only its handler may talk (supervisors may barge)."""
-    alarm_id = request.match_info["alarm_id"]
-    alarm = await request.app[STORE].get_alarm(alarm_id)
-    if alarm is None:
-        raise NotFoundError(f"no alarm {alarm_id!r}")
+    alarm = await scoped_alarm(request, request.match_info["alarm_id"])
     if alarm.state is AlarmState.CLOSED:
         raise ConflictError("the alarm is closed: there is no call to listen to")
     if user.role is Role.OPERATOR and alarm.handler != user.name:
@@ -113,7 +111,7 @@ async def set_mode(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/alarms/{alarm_id}/stations/{leg_id}")
 async def leave(request: web.Request) -> web.Response:
     user = await require_user(request, *HANDLERS)
-    alarm_id = request.match_info["alarm_id"]
+    alarm_id = (await scoped_alarm(request, request.match_info["alarm_id"])).id
     leg_id = request.match_info["leg_id"]
     try:
         await _supervisor(request).hangup(leg_id, 200)

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from aiohttp import web
 from pydantic import BaseModel
 
-from gateway.api.errors import ConflictError, NotFoundError
+from gateway.api.errors import ConflictError, Forbidden, NotFoundError
 from gateway.api.keys import CLOCK, STORE
 from gateway.api.request import parse_json, read_body, require_user
+from gateway.api.tenancy import scoped_alarm, scoped_device, tenant_scope
 from gateway.auth import token_hash
-from gateway.backoffice.rules import AlarmContext, applicable_contacts, applicable_instructions
+from gateway.backoffice.rules import (
+    AlarmContext,
+    Contact,
+    Instruction,
+    Scope,
+    applicable_contacts,
+    applicable_instructions,
+)
 from gateway.backoffice.schemas import (
     AgentOut,
     BriefingContact,
@@ -25,8 +35,10 @@ from gateway.backoffice.schemas import (
 from gateway.ids import new_secret
 from gateway.store.errors import Conflict, NotFound
 from gateway.store.records import Role
+from gateway.store.store import Store
 
 routes = web.RouteTableDef()
+E = TypeVar("E", Instruction, Contact)
 HANDLERS = (Role.OPERATOR, Role.SUPERVISOR)
 
 
@@ -34,10 +46,49 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
     return web.json_response(model.model_dump(mode="json"), status=status)
 
 
+async def _entry_tenant(store: Store, scope: Scope) -> str | None:
+    """The tenant an entry belongs to: its own, else its device's; None: centre-wide."""
+    if scope.tenant is not None or scope.device_id is None:
+        return scope.tenant
+    device = await store.device_by_id(scope.device_id)
+    return None if device is None else device.tenant
+
+
+async def _visible(request: web.Request, entries: list[E]) -> list[E]:
+    """The entries the admin may see: a tenant admin, only their tenants' (not global ones)."""
+    scope = tenant_scope(request)
+    if scope.centre_wide:
+        return entries
+    store = request.app[STORE]
+    return [e for e in entries if scope.allows(await _entry_tenant(store, e.scope))]
+
+
+async def _scoped_entry(request: web.Request, entries: list[E], entry_id: int, what: str) -> None:
+    """404 unless the entry exists and the admin may see it."""
+    if not any(e.id == entry_id for e in await _visible(request, entries)):
+        raise NotFoundError(f"no {what} {entry_id}")
+
+
+async def _check_scope(request: web.Request, scope: Scope) -> None:
+    """A tenant admin may only add entries within their tenants (409 for a device not theirs)."""
+    allowed = tenant_scope(request)
+    if allowed.centre_wide:
+        return
+    if scope.device_id is not None:
+        device = await request.app[STORE].device_by_id(scope.device_id)
+        if device is None or not allowed.allows(device.tenant):
+            raise ConflictError(f"no device {scope.device_id!r} to attach the entry to")
+    tenant = await _entry_tenant(request.app[STORE], scope)
+    if not allowed.allows(tenant):
+        mine = ", ".join(sorted(allowed.tenants or ()))
+        raise Forbidden(f"tenant: you may only add entries for your tenants ({mine})")
+
+
 @routes.post("/api/v1/instructions")
 async def add_instruction(request: web.Request) -> web.Response:
     await require_user(request, Role.ADMIN)
     body = await parse_json(request, InstructionIn)
+    await _check_scope(request, body.scope())
     store = request.app[STORE]
     try:
         added = await store.add_instruction(
@@ -51,15 +102,19 @@ async def add_instruction(request: web.Request) -> web.Response:
 @routes.get("/api/v1/instructions")
 async def list_instructions(request: web.Request) -> web.Response:
     await require_user(request, Role.ADMIN)
-    found = await request.app[STORE].instructions()
+    found = await _visible(request, await request.app[STORE].instructions())
     return _json(InstructionList(instructions=[InstructionOut.of(i) for i in found]))
 
 
 @routes.delete(r"/api/v1/instructions/{instruction_id:\d+}")
 async def delete_instruction(request: web.Request) -> web.Response:
     await require_user(request, Role.ADMIN)
+    instruction_id = int(request.match_info["instruction_id"])
+    await _scoped_entry(
+        request, await request.app[STORE].instructions(), instruction_id, "instruction"
+    )
     try:
-        await request.app[STORE].delete_instruction(int(request.match_info["instruction_id"]))
+        await request.app[STORE].delete_instruction(instruction_id)
     except NotFound as exc:
         raise NotFoundError(str(exc)) from None
     return web.Response(status=204)
@@ -69,6 +124,7 @@ async def delete_instruction(request: web.Request) -> web.Response:
 async def add_contact(request: web.Request) -> web.Response:
     await require_user(request, Role.ADMIN)
     body = await parse_json(request, ContactIn)
+    await _check_scope(request, body.scope())
     try:
         added = await request.app[STORE].add_contact(body.contact(), request.app[CLOCK]())
     except Conflict as exc:
@@ -79,15 +135,17 @@ async def add_contact(request: web.Request) -> web.Response:
 @routes.get("/api/v1/contacts")
 async def list_contacts(request: web.Request) -> web.Response:
     await require_user(request, Role.ADMIN)
-    found = await request.app[STORE].contacts()
+    found = await _visible(request, await request.app[STORE].contacts())
     return _json(ContactList(contacts=[ContactOut.of(c) for c in found]))
 
 
 @routes.delete(r"/api/v1/contacts/{contact_id:\d+}")
 async def delete_contact(request: web.Request) -> web.Response:
     await require_user(request, Role.ADMIN)
+    contact_id = int(request.match_info["contact_id"])
+    await _scoped_entry(request, await request.app[STORE].contacts(), contact_id, "contact")
     try:
-        await request.app[STORE].delete_contact(int(request.match_info["contact_id"]))
+        await request.app[STORE].delete_contact(contact_id)
     except NotFound as exc:
         raise NotFoundError(str(exc)) from None
     return web.Response(status=204)
@@ -97,11 +155,10 @@ async def delete_contact(request: web.Request) -> web.Response:
 async def briefing(request: web.Request) -> web.Response:
     await require_user(request, *HANDLERS)
     store = request.app[STORE]
-    alarm_id = request.match_info["alarm_id"]
-    alarm = await store.get_alarm(alarm_id)
-    device = None if alarm is None else await store.device_by_id(alarm.device_id)
-    if alarm is None or device is None:
-        raise NotFoundError(f"no alarm {alarm_id!r}")
+    alarm = await scoped_alarm(request, request.match_info["alarm_id"])
+    device = await store.device_by_id(alarm.device_id)
+    if device is None:
+        raise NotFoundError(f"no alarm {alarm.id!r}")
     # where the agent was when the alarm was raised, not where they are now
     context = AlarmContext(
         alarm.device_id, alarm.alarm_type, alarm.tenant, alarm.site, alarm.agent_group
@@ -123,7 +180,7 @@ async def rotate_token(request: web.Request) -> web.Response:
     """A new token for the device; the old one is refused from this answer on."""
     await require_user(request, Role.ADMIN)
     await read_body(request)
-    device_id = request.match_info["device_id"]
+    device_id = (await scoped_device(request, request.match_info["device_id"])).id
     token = new_secret()
     try:
         await request.app[STORE].rotate_device_token(device_id, token_hash(token))
@@ -139,10 +196,9 @@ async def revoke(request: web.Request) -> web.Response:
     """Refuse the device's alarms and calls from now on (a lost or stolen phone)."""
     await require_user(request, Role.ADMIN)
     await read_body(request)
+    device = await scoped_device(request, request.match_info["device_id"])
     try:
-        await request.app[STORE].revoke_device(
-            request.match_info["device_id"], request.app[CLOCK]()
-        )
+        await request.app[STORE].revoke_device(device.id, request.app[CLOCK]())
     except NotFound as exc:
         raise NotFoundError(str(exc)) from None
     return web.Response(status=204)

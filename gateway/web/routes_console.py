@@ -10,9 +10,10 @@ from gateway.alarm.events import AlarmEvent, ListenStarted, Noted
 from gateway.alarm.machine import AlarmProtocolError
 from gateway.alarm.types import AlarmState
 from gateway.api.errors import ConflictError, Forbidden, Invalid, NotFoundError, Unavailable
-from gateway.api.keys import JOURNAL, STORE, VOICE
+from gateway.api.keys import JOURNAL, VOICE
 from gateway.api.request import parse_json, read_body, require_user
 from gateway.api.schemas import AlarmOut
+from gateway.api.tenancy import scoped_alarm
 from gateway.review.figures import DOUBT_REMOVED
 from gateway.store.errors import NotFound
 from gateway.store.records import AlarmRecord, Role, User
@@ -48,10 +49,7 @@ async def presence(request: web.Request) -> web.WebSocketResponse:
 
 async def _alarm_for_audio(request: web.Request, user: User) -> AlarmRecord:
     """The alarm, if ``user`` may hear it: its handler, or any supervisor (silent monitoring)."""
-    alarm_id = request.match_info["alarm_id"]
-    alarm = await request.app[STORE].get_alarm(alarm_id)
-    if alarm is None:
-        raise NotFoundError(f"no alarm {alarm_id!r}")
+    alarm = await scoped_alarm(request, request.match_info["alarm_id"])
     if alarm.state is AlarmState.CLOSED:
         raise ConflictError("the alarm is closed: there is no call to listen to")
     if not may_hear(alarm.state, alarm.handler, user.name, user.role is Role.SUPERVISOR):
@@ -106,7 +104,8 @@ async def audio_mode(request: web.Request) -> web.Response:
 async def audio_hangup(request: web.Request) -> web.Response:
     """Hang up this operator's leg (the hub records ``listen_ended``)."""
     user = await require_user(request, *HANDLERS)
-    await request.app[HUB].close_leg(request.match_info["alarm_id"], user.name)
+    alarm = await scoped_alarm(request, request.match_info["alarm_id"])
+    await request.app[HUB].close_leg(alarm.id, user.name)
     return web.Response(status=204)
 
 
@@ -128,10 +127,7 @@ async def call_back(request: web.Request) -> web.Response:
 
 async def _handled_by(request: web.Request, user: User, action: str) -> AlarmRecord:
     """The open alarm of the URL, which ``user`` must be handling to ``action``."""
-    alarm_id = request.match_info["alarm_id"]
-    alarm = await request.app[STORE].get_alarm(alarm_id)
-    if alarm is None:
-        raise NotFoundError(f"no alarm {alarm_id!r}")
+    alarm = await scoped_alarm(request, request.match_info["alarm_id"])
     if alarm.handler != user.name:
         raise ConflictError(f"only the operator handling the alarm may {action}")
     return alarm

@@ -14,6 +14,7 @@ from gateway.api.errors import Invalid
 from gateway.api.keys import CLOCK, STORE
 from gateway.api.request import require_user
 from gateway.api.schemas import AlarmOut
+from gateway.api.tenancy import tenant_scope
 from gateway.review.figures import (
     AlarmFacts,
     GroupKey,
@@ -97,7 +98,9 @@ def parse_query(request: web.Request) -> Query:
 async def _search(request: web.Request) -> tuple[Query, list[tuple[AlarmRecord, AlarmFacts]]]:
     await require_user(request, *REVIEWERS)
     query = parse_query(request)
-    history = await request.app[STORE].history(query.start, query.end, limit=MAX_ALARMS)
+    history = await request.app[STORE].history(
+        query.start, query.end, limit=MAX_ALARMS, tenant_names=tenant_scope(request).tenants
+    )
     return query, [(a, facts(a)) for a in history if query.matches(a)]
 
 

@@ -8,11 +8,17 @@ from tests.conftest import Api
 
 
 async def test_supervisor_plays_a_recording_operator_cannot(api: Api) -> None:
-    folder = api.client.app[RECORDER].directory / "A1"
+    raised = await api.client.post(
+        "/api/v1/alarms",
+        json={"type": "sos", "occurred_at": "2026-12-04T10:00:00+01:00"},
+        headers=api.device(),
+    )
+    alarm_id = (await raised.json())["id"]
+    folder = api.client.app[RECORDER].directory / alarm_id
     folder.mkdir(parents=True)
     (folder / "20261204T100000000000Z.wav").write_bytes(b"RIFF-test")
     (api.client.app[RECORDER].directory / "secret.wav").write_bytes(b"not an alarm's")
-    base = "/api/v1/alarms/A1/recordings"
+    base = f"/api/v1/alarms/{alarm_id}/recordings"
     assert (await api.client.get(base, headers=api.staff(Role.OPERATOR))).status == 403
     listing = await api.client.get(base, headers=api.staff(Role.SUPERVISOR))
     assert await listing.json() == {"recordings": ["20261204T100000000000Z.wav"]}
