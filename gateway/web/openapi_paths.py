@@ -90,6 +90,7 @@ def console_paths() -> dict[str, Any]:
         },
         "/console": _page("Operator console (operator, supervisor)"),
         "/review": _page("Supervisor review (supervisor, admin)"),
+        "/admin": _page("Back office pages (admin)"),
         "/static/{name}": {
             "get": {
                 "summary": "Console asset (HTML, CSS, JavaScript)",

@@ -74,6 +74,12 @@ async def review_page(request: web.Request) -> web.Response:
     return await _page(request, "review.html", *REVIEWERS)
 
 
+@routes.get("/admin")
+async def admin_page(request: web.Request) -> web.Response:
+    """The back office pages; their API refuses other roles too, the page only says so first."""
+    return await _page(request, "admin.html", Role.ADMIN)
+
+
 @routes.get("/static/{name}")
 async def static(request: web.Request) -> web.Response:
     return _serve(request.match_info["name"])

@@ -274,3 +274,18 @@ async def test_a_failed_call_back_is_written_to_the_timeline(api: Api) -> None:
     ]
     assert ringing.calls == [(alarm_id, "sip:p1@127.0.0.1")]
     api.client.app[VOICE].supervisor = None
+
+
+async def test_the_admin_page_is_for_admins_only(api: Api) -> None:
+    answer = await api.client.get("/admin", allow_redirects=False)
+    assert (answer.status, answer.headers["Location"]) == (303, "/?next=/admin")
+    for role in (Role.OPERATOR, Role.SUPERVISOR):
+        answer = await api.client.get("/admin", headers=api.staff(role))
+        assert answer.status == 403
+        assert (await answer.json())["error"]["message"] == (
+            f"this needs the role admin; you are {role.value}"
+        )
+    answer = await api.client.get("/admin", headers=api.staff(Role.ADMIN))
+    assert answer.status == 200
+    assert "default-src 'none'" in answer.headers["Content-Security-Policy"]
+    assert '<script src="/static/admin.js" defer></script>' in await answer.text()

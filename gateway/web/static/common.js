@@ -37,6 +37,35 @@ const STRINGS = {
     dismiss: "Dismiss", assessment: "Assessment", recordings: "Recordings", no_recordings: "No recording.",
     briefing: "Instructions and contacts", agent: "Agent", no_instructions: "No safety instruction for this alarm.",
     no_contacts: "No escalation contact.", available: "available now", unavailable: "off duty now",
+    colon: ": ", admin: "Admin", actions: "Actions", nothing_yet: "Nothing yet.", confirm: "Click again to confirm",
+    add: "Add", save: "Save", new: "New", delete: "Delete", saved: "Saved.", copy: "Copy", copied: "Copied",
+    instructions: "Safety instructions", instructions_hint: "Shown to the operator on the alarm card, most specific first.",
+    text: "Text", scope: "Applies to (empty: everyone)", alarm_types: "Alarm types (none ticked: all)", all_types: "all types",
+    tenant: "Organisation", site: "Site", agent_group: "Team", device_id: "Device",
+    contacts: "Escalation contacts", contacts_hint: "Whom the operator calls beyond the emergency services; those on duty now come first, then by scope and rank.",
+    contact_role: "Role", phone: "Phone", sip_uri: "SIP address", webhook_url: "Webhook", reach: "Reach",
+    hours: "Hours (one window a line)", always: "always", zone: "Time zone", rank: "Rank",
+    devices: "Devices", label: "Label", placement: "Organisation, site, team", register: "Register",
+    rotate: "New token", revoke: "Revoke", revoked: "Revoked", active: "active", sip_credentials: "New SIP password",
+    revoke_hint: "A revoked device's alarms and calls are refused at once; register it again to bring it back.",
+    token: "Device token", sip_username: "SIP user name", sip_password: "SIP password",
+    secret_title: "Copy these now", secret_close: "I have copied them",
+    secret_warning: "Shown only this once: the gateway keeps no readable copy. Copy them into the device before closing.",
+    agents: "Agents", agent_id: "Agent identifier", safety_notes: "Safety notes", personal_data: "Personal data",
+    erase: "Erase this agent's personal data", edit: "Edit", erased: "Personal data erased.",
+    import: "Import agents", import_hint: "A CSV file, one agent a line. Validate first: nothing is written until you import.",
+    csv_file: "CSV file", import_partial: "Import the good rows anyway", validate: "Validate", import_run: "Import",
+    line: "Line", column: "Column", reason: "Reason", rows_ok: "Valid rows", rows_bad: "Rows with errors",
+    imported: "Imported", skipped: "Skipped", import_nothing: "Nothing imported: correct the rows below, or tick “Import the good rows anyway”.",
+    tenants: "Organisations", licences: "Licences (empty: no limit)", used: "Devices in use", pilot: "Pilot (alarms are not forwarded)",
+    users: "Staff accounts", role: "Role", user_tenants: "Organisations (one a line; empty: all)",
+    disable: "Disable", disabled: "disabled", set_tenants: "Set organisations",
+    audit: "Audit log", audit_hint: "Every back office change, chained so that an edited or removed entry shows.",
+    export_json: "Export JSON", verify: "Check the chain", chain_ok: "The chain is intact", chain_broken: "The chain is broken at entry",
+    applies_to: "Applies to", types_column: "Alarm types", hours_column: "Hours", realm: "SIP realm",
+    all_credentials: "All, as CSV", created: "created", updated: "updated", unchanged: "unchanged", rows: "Rows",
+    validated: "Checked; nothing written.", yes: "yes", no: "no", pilot_column: "Pilot", dc09_account: "DC-09 account",
+    register_hint: "The device takes its agent's organisation (one licence), site and team.",
     levels: { agent: "agent", group: "group", site: "site", tenant: "organisation", all: "everyone" },
     types: { sos: "SOS", discreet: "Discreet alarm", fall: "Fall", verticality: "Loss of verticality",
       no_movement: "No movement", tear_off: "Tear-off", missed_check_in: "Missed check-in",
@@ -87,6 +116,35 @@ const STRINGS = {
     dismiss: "Fermer", assessment: "Évaluation", recordings: "Enregistrements", no_recordings: "Aucun enregistrement.",
     briefing: "Consignes et contacts", agent: "Travailleur", no_instructions: "Aucune consigne pour cette alarme.",
     no_contacts: "Aucun contact d'escalade.", available: "joignable maintenant", unavailable: "hors horaires",
+    colon: " : ", admin: "Administration", actions: "Actions", nothing_yet: "Rien pour l'instant.", confirm: "Cliquez encore pour confirmer",
+    add: "Ajouter", save: "Enregistrer", new: "Nouveau", delete: "Supprimer", saved: "Enregistré.", copy: "Copier", copied: "Copié",
+    instructions: "Consignes de sécurité", instructions_hint: "Affichées à l'opérateur sur la fiche d'alarme, les plus précises d'abord.",
+    text: "Texte", scope: "S'applique à (vide : tous)", alarm_types: "Types d'alarme (aucun coché : tous)", all_types: "tous types",
+    tenant: "Organisation", site: "Site", agent_group: "Équipe", device_id: "Terminal",
+    contacts: "Contacts d'escalade", contacts_hint: "Qui l'opérateur appelle en plus des secours ; d'abord ceux joignables maintenant, puis par portée et rang.",
+    contact_role: "Fonction", phone: "Téléphone", sip_uri: "Adresse SIP", webhook_url: "Webhook", reach: "Joindre",
+    hours: "Horaires (une plage par ligne)", always: "toujours", zone: "Fuseau horaire", rank: "Rang",
+    devices: "Terminaux", label: "Libellé", placement: "Organisation, site, équipe", register: "Enregistrer le terminal",
+    rotate: "Nouveau jeton", revoke: "Révoquer", revoked: "Révoqué", active: "actif", sip_credentials: "Nouveau mot de passe SIP",
+    revoke_hint: "Les alarmes et appels d'un terminal révoqué sont refusés aussitôt ; enregistrez-le à nouveau pour le rétablir.",
+    token: "Jeton du terminal", sip_username: "Identifiant SIP", sip_password: "Mot de passe SIP",
+    secret_title: "Copiez-les maintenant", secret_close: "Je les ai copiés",
+    secret_warning: "Affichés cette seule fois : la passerelle n'en garde aucune copie lisible. Copiez-les dans le terminal avant de fermer.",
+    agents: "Travailleurs", agent_id: "Identifiant du travailleur", safety_notes: "Notes de sécurité", personal_data: "Données personnelles",
+    erase: "Effacer les données personnelles de ce travailleur", edit: "Modifier", erased: "Données personnelles effacées.",
+    import: "Importer des travailleurs", import_hint: "Un fichier CSV, un travailleur par ligne. Validez d'abord : rien n'est écrit avant l'import.",
+    csv_file: "Fichier CSV", import_partial: "Importer quand même les lignes correctes", validate: "Valider", import_run: "Importer",
+    line: "Ligne", column: "Colonne", reason: "Motif", rows_ok: "Lignes valides", rows_bad: "Lignes en erreur",
+    imported: "Importées", skipped: "Ignorées", import_nothing: "Rien n'a été importé : corrigez les lignes ci-dessous, ou cochez « Importer quand même les lignes correctes ».",
+    tenants: "Organisations", licences: "Licences (vide : sans limite)", used: "Terminaux utilisés", pilot: "Pilote (alarmes non transmises)",
+    users: "Comptes du personnel", role: "Rôle", user_tenants: "Organisations (une par ligne ; vide : toutes)",
+    disable: "Désactiver", disabled: "désactivé", set_tenants: "Changer les organisations",
+    audit: "Journal d'audit", audit_hint: "Chaque modification du back-office, chaînée pour qu'une entrée modifiée ou supprimée se voie.",
+    export_json: "Exporter en JSON", verify: "Vérifier la chaîne", chain_ok: "La chaîne est intacte", chain_broken: "La chaîne est rompue à l'entrée",
+    applies_to: "S'applique à", types_column: "Types d'alarme", hours_column: "Horaires", realm: "Domaine SIP",
+    all_credentials: "Tous, en CSV", created: "créés", updated: "modifiés", unchanged: "inchangés", rows: "Lignes",
+    validated: "Vérifié ; rien n'a été écrit.", yes: "oui", no: "non", pilot_column: "Pilote", dc09_account: "Compte DC-09",
+    register_hint: "Le terminal prend l'organisation (une licence), le site et l'équipe de son travailleur.",
     levels: { agent: "travailleur", group: "équipe", site: "site", tenant: "organisation", all: "tous" },
     types: { sos: "SOS", discreet: "Alarme discrète", fall: "Chute", verticality: "Perte de verticalité",
       no_movement: "Absence de mouvement", tear_off: "Arrachement", missed_check_in: "Pointage manqué",
@@ -105,6 +163,8 @@ const STRINGS = {
 };
 
 const gw = {
+  ALARM_TYPES: ["sos", "discreet", "fall", "verticality", "no_movement", "tear_off",
+    "missed_check_in", "link_lost", "low_battery", "test"],
   lang: localStorage.getItem("gw_lang") ||
     ((navigator.language || "en").toLowerCase().startsWith("fr") ? "fr" : "en"),
   serverOffsetMs: 0,
@@ -140,19 +200,24 @@ const gw = {
     return m ? decodeURIComponent(m[1]) : "";
   },
 
-  async api(method, path, body) {
+  // A JSON body by default; another content type sends ``body`` as it is (e.g. CSV text).
+  // A refusal throws an Error whose ``status`` and ``data`` hold the answer.
+  async api(method, path, body, contentType = "application/json") {
     const headers = { "X-CSRF-Token": gw.csrf() };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (body !== undefined) headers["Content-Type"] = contentType;
+    const json = contentType === "application/json";
     const resp = await fetch(path, {
       method, headers, credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : json ? JSON.stringify(body) : body,
     });
     const date = Date.parse(resp.headers.get("Date") || "");
     if (!Number.isNaN(date)) gw.serverOffsetMs = date - Date.now();
     if (resp.status === 401) { location.href = "/?next=" + encodeURIComponent(location.pathname); throw new Error("login"); }
     if (resp.status === 204) return null;
     const data = await resp.json();
-    if (!resp.ok) throw new Error(data.error ? data.error.message : resp.statusText);
+    if (!resp.ok) {
+      throw Object.assign(new Error(data.error ? data.error.message : resp.statusText), { status: resp.status, data });
+    }
     return data;
   },
 

@@ -9,8 +9,9 @@ document.addEventListener("DOMContentLoaded", () => {
     });
     if (!resp.ok) { gw.showError(gw.t("login_failed")); return; }
     const { role } = await resp.json();
+    sessionStorage.setItem("gw_role", role);  // which links to show; the server decides access
     const next = new URLSearchParams(location.search).get("next");
-    const safe = next === "/console" || next === "/review" ? next : null;
-    location.href = safe || (role === "operator" ? "/console" : "/review");
+    const safe = ["/console", "/review", "/admin"].includes(next) ? next : null;
+    location.href = safe || { operator: "/console", supervisor: "/review" }[role] || "/admin";
   });
 });

@@ -1,8 +1,6 @@
 // Supervisor review: history search, service-level figures, timelines, CSV export.
 "use strict";
 
-const TYPES = ["sos", "discreet", "fall", "verticality", "no_movement", "tear_off",
-  "missed_check_in", "link_lost", "low_battery", "test"];
 const OUTCOMES = ["false_alarm", "agent_safe", "intervention_dispatched", "cancelled_by_agent",
   "no_response", "test_completed"];
 const $ = (id) => document.getElementById(id);
@@ -19,7 +17,7 @@ function query() {
 function fillSelects() {
   const any = () => gw.el("option", { value: "" }, gw.t("any"));
   const keep = (id, options) => { const v = $(id).value; $(id).replaceChildren(any(), ...options); $(id).value = v; };
-  keep("f-type", TYPES.map((t) => gw.el("option", { value: t }, gw.typeName(t))));
+  keep("f-type", gw.ALARM_TYPES.map((t) => gw.el("option", { value: t }, gw.typeName(t))));
   keep("f-outcome", OUTCOMES.map((o) => gw.el("option", { value: o }, gw.outcomeName(o))));
 }
 
@@ -112,6 +110,9 @@ document.addEventListener("DOMContentLoaded", () => {
   form.from.value = iso(new Date(today.getTime() - 29 * 86400000));
   form.tz.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   form.addEventListener("submit", (ev) => { ev.preventDefault(); search(); });
+  const admin = sessionStorage.getItem("gw_role") === "admin";
+  $("nav-admin").hidden = !admin;
+  $("nav-console").hidden = admin;
   $("logout").addEventListener("click", () => gw.logout());
   search();
 });
