@@ -37,6 +37,7 @@ from gateway.api.keys import (
     STORE,
     VOICE,
 )
+from gateway.audit import routes as audit_routes
 from gateway.backoffice import routes as backoffice_routes
 from gateway.backups import BackupCentres
 from gateway.bus import EventBus
@@ -293,6 +294,7 @@ def make_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web
         routes_acknowledgements,
         routes_system,
         backoffice_routes,
+        audit_routes,
     ):
         app.add_routes(module.routes)
     install_console(app)

@@ -27,6 +27,7 @@ from gateway.api.schemas import (
     ReleaseIn,
     SessionOut,
 )
+from gateway.audit.openapi_paths import AUDIT_MODELS, audit_paths
 from gateway.backoffice.openapi_paths import BACKOFFICE_MODELS, backoffice_paths
 from gateway.web.openapi_paths import CONSOLE_MODELS, console_paths
 
@@ -50,6 +51,7 @@ _MODELS: tuple[type[BaseModel], ...] = (
     AcknowledgementIn,
     *CONSOLE_MODELS,
     *BACKOFFICE_MODELS,
+    *AUDIT_MODELS,
 )
 _STAFF_ACTIONS: tuple[tuple[str, str, type[BaseModel] | None], ...] = (
     ("accept", "Take the alarm to remove doubt (operator, supervisor)", None),
@@ -308,6 +310,7 @@ def openapi_document() -> dict[str, Any]:
             },
             **console_paths(),
             **backoffice_paths(),
+            **audit_paths(),
         },
         "components": {
             "schemas": schemas,
