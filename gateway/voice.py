@@ -122,11 +122,17 @@ class VoiceService:
     async def _learn_language(self, alarm_id: str) -> None:
         alarm = await self._store.get_alarm(alarm_id)
         device = None if alarm is None else await self._store.device_by_id(alarm.device_id)
-        if device is not None and device.language is not None:
-            self._languages[alarm_id] = device.language
+        if device is None:
+            return
+        language = device.language
+        if language is None and device.agent_id is not None:
+            agent = await self._store.agent(device.agent_id)
+            language = None if agent is None else agent.language
+        if language is not None:
+            self._languages[alarm_id] = language
 
     def language(self, alarm_id: str) -> str | None:
-        """The language the alarm's agent speaks, when their device says so."""
+        """The language the alarm's agent speaks: their device's, else their own record's."""
         return self._languages.get(alarm_id)
 
     async def _decide(self, call: IncomingCall) -> CallDecision:

@@ -31,6 +31,7 @@ IO_MODULES = {
 PURE = [
     "alarm",
     "audit/chain.py",
+    "backoffice/agents.py",
     "audit/export.py",
     "dialplan",
     "dc09/buffer.py",

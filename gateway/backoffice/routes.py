@@ -165,10 +165,11 @@ async def briefing(request: web.Request) -> web.Response:
     )
     instructions = applicable_instructions(await store.instructions(), context)
     contacts = applicable_contacts(await store.contacts(), context, request.app[CLOCK]())
+    agent = None if device.agent_id is None else await store.agent(device.agent_id)
     return _json(
         BriefingOut(
             alarm_id=alarm.id,
-            agent=AgentOut.of(device),
+            agent=AgentOut.of(device, agent),
             instructions=[InstructionOut.of(i) for i in instructions],
             contacts=[BriefingContact.chosen(c) for c in contacts],
         )

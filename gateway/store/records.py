@@ -32,6 +32,10 @@ class Device:
     """The organisation the agent belongs to (regional directorate...)."""
     site: str | None = None
     agent_group: str | None = None
+    agent_id: str | None = None
+    """The person carrying it (``agents`` table); site and group copy theirs."""
+    sip_username: str | None = None
+    """Digest username of its SIP credentials; unset: it has none yet."""
 
 
 @dataclass(frozen=True, slots=True)

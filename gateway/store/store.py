@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Engine,
     Row,
     Table,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -36,6 +37,20 @@ from gateway.alarm.events import AlarmEvent, Position, Raised
 from gateway.alarm.machine import AlarmMachine, TimelineEntry, Transition
 from gateway.alarm.types import AlarmState, AlarmType, Outcome
 from gateway.audit.chain import GENESIS, AuditEntry, canonical_details, entry_hash
+from gateway.backoffice.agents import (
+    KEEP,
+    Agent,
+    DeviceEntry,
+    DeviceSecrets,
+    ImportResult,
+    Keep,
+    KnownDevice,
+    ParsedCsv,
+    Snapshot,
+    TenantUse,
+    licence_refusal,
+    plan_import,
+)
 from gateway.backoffice.rules import Contact, Instruction, Scope, parse_window
 from gateway.ids import new_alarm_id
 from gateway.outbox.events import EventKind, OutboxEvent
@@ -43,6 +58,7 @@ from gateway.store import migrate
 from gateway.store.errors import Conflict, NotFound, StoreError
 from gateway.store.records import AlarmRecord, Device, NewAlarm, Role, Tenant, User
 from gateway.store.schema import (
+    agents,
     alarms,
     audit_log,
     contacts,
@@ -127,8 +143,13 @@ class Store:
 
     # --- devices and users ---------------------------------------------------------
 
-    async def add_tenant(self, name: str, now: datetime, *, pilot: bool = False) -> None:
-        statement = insert(tenants).values(name=name, pilot=pilot, created_at=now)
+    async def add_tenant(
+        self, name: str, now: datetime, *, pilot: bool = False, licences: int | None = None
+    ) -> None:
+        """``licences``: active devices allowed (None: unlimited)."""
+        statement = insert(tenants).values(
+            name=name, pilot=pilot, created_at=now, licences=licences
+        )
         try:
             await self._write(lambda conn: conn.execute(statement))
         except IntegrityError:
@@ -165,8 +186,13 @@ class Store:
             site=site,
             agent_group=agent_group,
         )
+
+        def write(conn: Connection) -> None:
+            _check_licence(conn, tenant)
+            conn.execute(insert(devices).values(**values))
+
         try:
-            await self._write(lambda conn: conn.execute(insert(devices).values(**values)))
+            await self._write(write)
         except IntegrityError:
             raise Conflict(
                 f"device {device_id!r} or its SIP URI is already registered, or tenant "
@@ -396,6 +422,227 @@ class Store:
                 raise NotFound(f"no {what} {row_id}")
 
         await self._write(write)
+
+    # --- agents, their devices, licences, CSV import ------------------------------
+
+    async def tenant_uses(self, names: frozenset[str] | None = None) -> list[TenantUse]:
+        """Tenants (only ``names`` when given) with their licences in use, sites and groups."""
+        return await self._read(lambda conn: _tenant_uses(conn, names))
+
+    async def update_tenant(
+        self, name: str, *, pilot: bool | None = None, licences: int | Keep | None = KEEP
+    ) -> TenantUse:
+        """Change a tenant. Raises NotFound, or Conflict when licences would fall below use."""
+
+        def write(conn: Connection) -> TenantUse:
+            found = _tenant_uses(conn, frozenset({name}))
+            if not found:
+                raise NotFound(f"no tenant {name!r}")
+            changes: dict[str, Any] = {} if pilot is None else {"pilot": pilot}
+            if not isinstance(licences, Keep):
+                if licences is not None and licences < found[0].used:
+                    raise Conflict(
+                        f"tenant {name!r} uses {found[0].used} licences; revoke devices "
+                        f"before lowering it to {licences}"
+                    )
+                changes["licences"] = licences
+            if changes:
+                conn.execute(update(tenants).where(tenants.c.name == name).values(**changes))
+            return _tenant_uses(conn, frozenset({name}))[0]
+
+        return await self._write(write)
+
+    async def add_agent(self, agent: Agent, now: datetime) -> None:
+        """Raises Conflict if the id is taken or the tenant does not exist."""
+        statement = insert(agents).values(**_agent_values(agent), created_at=now, updated_at=now)
+        try:
+            await self._write(lambda conn: conn.execute(statement))
+        except IntegrityError:
+            raise Conflict(
+                f"agent {agent.id!r} already exists, or tenant {agent.tenant!r} does not"
+            ) from None
+
+    async def agent(self, agent_id: str) -> Agent | None:
+        query = select(agents).where(agents.c.id == agent_id)
+        row = await self._read(lambda conn: conn.execute(query).first())
+        return None if row is None else _agent(row)
+
+    async def agents(self, tenant_names: frozenset[str] | None = None) -> list[Agent]:
+        """Every agent (of ``tenant_names`` when given), by id."""
+        query = select(agents).order_by(agents.c.id)
+        if tenant_names is not None:
+            query = query.where(agents.c.tenant.in_(sorted(tenant_names)))
+        rows = await self._read(lambda conn: conn.execute(query).all())
+        return [_agent(row) for row in rows]
+
+    async def update_agent(self, agent: Agent, now: datetime) -> None:
+        """Rewrite the agent (not its tenant); its devices follow its site and group.
+
+        Raises NotFound.
+        """
+
+        def write(conn: Connection) -> list[str]:
+            values = _agent_values(agent)
+            del values["id"], values["tenant"]
+            changed = conn.execute(
+                update(agents).where(agents.c.id == agent.id).values(**values, updated_at=now)
+            )
+            if changed.rowcount == 0:
+                raise NotFound(f"no agent {agent.id!r}")
+            conn.execute(
+                update(devices)
+                .where(devices.c.agent_id == agent.id)
+                .values(site=agent.site, agent_group=agent.agent_group)
+            )
+            query = select(devices.c.id).where(devices.c.agent_id == agent.id)
+            return list(conn.execute(query).scalars())
+
+        self._forget_devices(set(await self._write(write)))
+
+    async def delete_agent(self, agent_id: str) -> None:
+        """Delete the person's record; their devices stay, belonging to no agent.
+
+        Raises NotFound.
+        """
+
+        def write(conn: Connection) -> None:
+            conn.execute(
+                update(devices).where(devices.c.agent_id == agent_id).values(agent_id=None)
+            )
+            if conn.execute(delete(agents).where(agents.c.id == agent_id)).rowcount == 0:
+                raise NotFound(f"no agent {agent_id!r}")
+
+        await self._write(write)
+
+    async def devices(
+        self, tenant_names: frozenset[str] | None = None, *, agent_id: str | None = None
+    ) -> list[Device]:
+        """Devices by id: of ``tenant_names`` and of ``agent_id`` when given."""
+        query = select(devices).order_by(devices.c.id)
+        if tenant_names is not None:
+            query = query.where(devices.c.tenant.in_(sorted(tenant_names)))
+        if agent_id is not None:
+            query = query.where(devices.c.agent_id == agent_id)
+        rows = await self._read(lambda conn: conn.execute(query).all())
+        return [_device(row) for row in rows]
+
+    async def add_agent_device(
+        self, device_id: str, agent_id: str, secrets: DeviceSecrets, now: datetime, **extra: Any
+    ) -> Device:
+        """Give an agent a device (``extra``: sip_uri, label, dc09_account) within licences.
+
+        Raises NotFound (no such agent) or Conflict (id or SIP URI taken, licences all used).
+        """
+
+        def write(conn: Connection) -> Device:
+            row = conn.execute(select(agents).where(agents.c.id == agent_id)).first()
+            if row is None:
+                raise NotFound(f"no agent {agent_id!r}")
+            entry = DeviceEntry.of(device_id, _agent(row), **extra)
+            _check_licence(conn, entry.tenant)
+            conn.execute(insert(devices), [_new_device_values(entry, secrets, now)])
+            return _device(conn.execute(select(devices).where(devices.c.id == device_id)).one())
+
+        try:
+            return await self._write(write)
+        except IntegrityError:
+            raise Conflict(f"device {device_id!r} or its SIP URI is already registered") from None
+
+    async def set_sip_credentials(self, device_id: str, sip_username: str, sip_ha1: str) -> None:
+        """Replace the device's SIP digest credentials. Raises NotFound, or Conflict if revoked."""
+
+        def write(conn: Connection) -> None:
+            query = select(devices.c.revoked_at).where(devices.c.id == device_id)
+            row = conn.execute(query).first()
+            if row is None:
+                raise NotFound(f"no device {device_id!r}")
+            if row.revoked_at is not None:
+                raise Conflict(f"device {device_id!r} is revoked; register it again")
+            conn.execute(
+                update(devices)
+                .where(devices.c.id == device_id)
+                .values(sip_username=sip_username, sip_ha1=sip_ha1)
+            )
+
+        try:
+            await self._write(write)
+        except IntegrityError:
+            raise Conflict(f"SIP username {sip_username!r} belongs to another device") from None
+
+    async def import_agents(
+        self,
+        parsed: ParsedCsv,
+        now: datetime,
+        *,
+        realm: str,
+        allows: Callable[[str | None], bool] = lambda _tenant: True,
+        partial: bool = False,
+        dry_run: bool = False,
+    ) -> ImportResult:
+        """Plan the import against the database and, unless refused, apply it: one transaction.
+
+        Without ``partial`` any bad row means nothing is written. New devices get
+        a token and SIP credentials (in the result, to be shown once); known
+        ones keep theirs, so importing the same file again changes nothing.
+        """
+
+        def write(conn: Connection) -> ImportResult:
+            plan = plan_import(parsed, _snapshot(conn, parsed), allows)
+            if dry_run or (plan.errors and not partial):
+                return ImportResult(plan, applied=False, dry_run=dry_run)
+            issued = [(entry, DeviceSecrets.issue(entry.id, realm)) for entry in plan.new_devices]
+            if plan.new_agents:
+                created = [
+                    {**_agent_values(a), "created_at": now, "updated_at": now}
+                    for a in plan.new_agents
+                ]
+                conn.execute(insert(agents), created)
+            if plan.changed_agents:
+                conn.execute(
+                    update(agents)
+                    .where(agents.c.id == bindparam("_id"))
+                    .values({c: bindparam(c) for c in _AGENT_CHANGES}, updated_at=now),
+                    [{**_agent_values(a), "_id": a.id} for a in plan.changed_agents],
+                )
+                conn.execute(
+                    update(devices)
+                    .where(devices.c.agent_id == bindparam("_id"))
+                    .values(site=bindparam("site"), agent_group=bindparam("agent_group")),
+                    [
+                        {"_id": a.id, "site": a.site, "agent_group": a.agent_group}
+                        for a in plan.changed_agents
+                    ],
+                )
+            if issued:
+                conn.execute(insert(devices), [_new_device_values(e, s, now) for e, s in issued])
+            if plan.changed_devices:
+                conn.execute(
+                    update(devices)
+                    .where(devices.c.id == bindparam("_id"))
+                    .values({c: bindparam(c) for c in _DEVICE_CHANGES}),
+                    [{**_device_values(d), "_id": d.id} for d in plan.changed_devices],
+                )
+            return ImportResult(plan, applied=True, credentials=tuple((e.id, s) for e, s in issued))
+
+        result = await self._write(write)
+        self._forget_devices({d.id for d in result.plan.changed_devices})
+        return result
+
+    async def sip_credentials(self, sip_username: str) -> tuple[str, str] | None:
+        """(device id, HA1) of an active device's SIP username, for digest checks."""
+        query = select(devices.c.id, devices.c.sip_ha1).where(
+            devices.c.sip_username == sip_username,
+            devices.c.revoked_at.is_(None),
+            devices.c.sip_ha1.is_not(None),
+        )
+        row = await self._read(lambda conn: conn.execute(query).first())
+        return None if row is None else (row.id, row.sip_ha1)
+
+    def _forget_devices(self, device_ids: set[str]) -> None:
+        """Drop these devices from the token cache (tenant, site or group changed)."""
+        stale = [h for h, (device, _) in self._device_cache.items() if device.id in device_ids]
+        for token_hash in stale:
+            del self._device_cache[token_hash]
 
     # --- alarms --------------------------------------------------------------------
 
@@ -909,7 +1156,143 @@ def _device(row: Row[Any]) -> Device:
         row.tenant,
         row.site,
         row.agent_group,
+        row.agent_id,
+        row.sip_username,
     )
+
+
+_AGENT_CHANGES = ("name", "site", "agent_group", "language", "phone", "safety_notes")
+_DEVICE_CHANGES = ("agent_id", "sip_uri", "label", "dc09_account", "tenant", "site", "agent_group")
+
+
+def _agent_values(agent: Agent) -> dict[str, Any]:
+    return {
+        "id": agent.id,
+        "tenant": agent.tenant,
+        "name": agent.name,
+        "site": agent.site,
+        "agent_group": agent.agent_group,
+        "language": agent.language,
+        "phone": agent.phone,
+        "safety_notes": agent.safety_notes,
+    }
+
+
+def _agent(row: Row[Any]) -> Agent:
+    return Agent(
+        row.id,
+        row.name,
+        row.tenant,
+        row.site,
+        row.agent_group,
+        row.language,
+        row.phone,
+        row.safety_notes,
+    )
+
+
+def _device_values(entry: DeviceEntry) -> dict[str, Any]:
+    return {column: getattr(entry, column) for column in _DEVICE_CHANGES}
+
+
+def _new_device_values(entry: DeviceEntry, secrets: DeviceSecrets, now: datetime) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        **_device_values(entry),
+        "token_hash": secrets.token_hash,
+        "sip_username": secrets.sip_username,
+        "sip_ha1": secrets.sip_ha1,
+        "created_at": now,
+    }
+
+
+def _check_licence(conn: Connection, tenant: str | None) -> None:
+    """Refuse one more active device beyond the tenant's licences.
+
+    The tenant's row is locked first (PostgreSQL), and SQLite has one writer, so
+    two devices added at once cannot both take the last licence.
+    """
+    if tenant is None:
+        return
+    query = select(tenants.c.licences).where(tenants.c.name == tenant).with_for_update()
+    licences = conn.execute(query).scalar_one_or_none()
+    if licences is None:
+        return
+    used = conn.execute(
+        select(func.count())
+        .select_from(devices)
+        .where(devices.c.tenant == tenant, devices.c.revoked_at.is_(None))
+    ).scalar_one()
+    if used >= licences:
+        raise Conflict(licence_refusal(tenant, licences))
+
+
+def _licences_used(conn: Connection, names: frozenset[str] | None) -> dict[str, int]:
+    query = (
+        select(devices.c.tenant, func.count())
+        .where(devices.c.revoked_at.is_(None), devices.c.tenant.is_not(None))
+        .group_by(devices.c.tenant)
+    )
+    if names is not None:
+        query = query.where(devices.c.tenant.in_(sorted(names)))
+    return {tenant: int(count) for tenant, count in conn.execute(query)}
+
+
+def _tenant_uses(conn: Connection, names: frozenset[str] | None) -> list[TenantUse]:
+    query = select(tenants).order_by(tenants.c.name)
+    people = select(agents.c.tenant, agents.c.site, agents.c.agent_group)
+    equipment = select(devices.c.tenant, devices.c.site, devices.c.agent_group)
+    if names is not None:
+        query = query.where(tenants.c.name.in_(sorted(names)))
+        people = people.where(agents.c.tenant.in_(sorted(names)))
+        equipment = equipment.where(devices.c.tenant.in_(sorted(names)))
+    used = _licences_used(conn, names)
+    counted: dict[str | None, int] = {}
+    sites: dict[str | None, set[str]] = {}
+    groups: dict[str | None, set[str]] = {}
+    for is_agent, rows in ((True, conn.execute(people)), (False, conn.execute(equipment))):
+        for tenant, site, group in rows:
+            counted[tenant] = counted.get(tenant, 0) + is_agent
+            sites.setdefault(tenant, set()).update([site] if site else [])
+            groups.setdefault(tenant, set()).update([group] if group else [])
+    return [
+        TenantUse(
+            row.name,
+            row.pilot,
+            row.licences,
+            used.get(row.name, 0),
+            counted.get(row.name, 0),
+            tuple(sorted(sites.get(row.name, ()))),
+            tuple(sorted(groups.get(row.name, ()))),
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def _chunks(values: frozenset[str], size: int = 500) -> Iterator[list[str]]:
+    ordered = sorted(values)
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
+
+
+def _snapshot(conn: Connection, parsed: ParsedCsv) -> Snapshot:
+    """What the database holds about the file's tenants, agents, devices and SIP URIs."""
+    query = select(tenants.c.name, tenants.c.licences).with_for_update()
+    licences = {name: count for name, count in conn.execute(query)}
+    known_agents: dict[str, Agent] = {}
+    for ids in _chunks(parsed.ids("agent_id")):
+        for row in conn.execute(select(agents).where(agents.c.id.in_(ids))):
+            known_agents[row.id] = _agent(row)
+    known_devices: dict[str, KnownDevice] = {}
+    for ids in _chunks(parsed.ids("device_id")):
+        for row in conn.execute(select(devices).where(devices.c.id.in_(ids))):
+            entry = DeviceEntry(row.id, *(getattr(row, column) for column in _DEVICE_CHANGES))
+            known_devices[row.id] = KnownDevice(entry, active=row.revoked_at is None)
+    owners: dict[str, str] = {}
+    for uris in _chunks(parsed.sip_uris()):
+        query = select(devices.c.sip_uri, devices.c.id).where(devices.c.sip_uri.in_(uris))
+        owners.update({uri: device_id for uri, device_id in conn.execute(query)})
+    return Snapshot(licences, _licences_used(conn, None), known_agents, known_devices, owners)
 
 
 def _scope_values(scope: Scope) -> dict[str, str | None]:
