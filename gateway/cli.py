@@ -109,13 +109,6 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the password from standard input instead of prompting",
     )
-    add_user.add_argument(
-        "--tenant",
-        action="append",
-        default=[],
-        dest="tenants",
-        help="a tenant the user may see (repeatable); none: centre-wide staff",
-    )
 
     audit = sub.add_parser("audit", help="check and export the audit log").add_subparsers(
         dest="action", required=True
@@ -160,9 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     password = _read_password(args.password_stdin)
     if password is None:
         return 2
-    return asyncio.run(
-        _add_user(settings, args.name, Role(args.role), password, frozenset(args.tenants))
-    )
+    return asyncio.run(_add_user(settings, args.name, Role(args.role), password))
 
 
 def _check_config(path: Path) -> int:
@@ -313,23 +304,17 @@ def _read_password(from_stdin: bool) -> str | None:
     return password
 
 
-async def _add_user(
-    settings: Settings, name: str, role: Role, password: str, tenant_names: frozenset[str]
-) -> int:
+async def _add_user(settings: Settings, name: str, role: Role, password: str) -> int:
     store = await _open_store(settings)
     try:
-        await store.add_user(
-            name, role, hash_password(password), utc_now(), tenant_names=tenant_names
-        )
-        details: dict[str, object] = {"role": role.value, "tenants": sorted(tenant_names)}
-        await _record(store, "admin.user.create", name, details=details)
+        await store.add_user(name, role, hash_password(password), utc_now())
+        await _record(store, "admin.user.create", name, details={"role": role.value})
     except Conflict as exc:
         print(exc, file=sys.stderr)
         return 1
     finally:
         await store.close()
-    seeing = ", ".join(sorted(tenant_names)) or "every tenant"
-    print(f"{role.value} {name!r} created, seeing {seeing}", file=sys.stderr)
+    print(f"{role.value} {name!r} created", file=sys.stderr)
     return 0
 
 

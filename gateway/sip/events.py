@@ -81,14 +81,6 @@ class CallConnected(CallEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class CallCodecChanged(CallEvent):
-    """Media now flows with another codec (G.722 after the worker's wideband re-offer)."""
-
-    call: CallRef
-    codec: str
-
-
-@dataclass(frozen=True, slots=True)
 class CallMediaLost(CallEvent):
     """No RTP from the far end for ``silent_for`` seconds: the phone may be out of coverage."""
 

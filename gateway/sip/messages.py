@@ -97,14 +97,6 @@ class CallAnswered(Message):
 
 
 @dataclass(frozen=True, slots=True)
-class CodecChanged(Message):
-    """The call's codec changed after answering (our wideband re-offer, or the phone's)."""
-
-    call_id: str
-    codec: str
-
-
-@dataclass(frozen=True, slots=True)
 class MediaLost(Message):
     """No RTP received from the peer for ``silent_for`` seconds."""
 
@@ -272,7 +264,7 @@ AnyMessage = Message | AudioFrame
 _TYPES: dict[str, type[Message]] = {
     cls.__name__: cls
     for cls in (
-        WorkerReady, IncomingCall, CallAnswered, CodecChanged, MediaLost, MediaResumed, CallEnded,
+        WorkerReady, IncomingCall, CallAnswered, MediaLost, MediaResumed, CallEnded,
         ModeApplied, CommandFailed, DtmfReceived, Pong, AnswerCall, RejectCall, MakeCall, SetMode,
         Hangup, Ping, Shutdown,
     )

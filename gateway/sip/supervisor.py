@@ -22,7 +22,6 @@ from gateway.sip.config import MAX_CALLS_PER_WORKER, SipConfig, WorkerSettings
 from gateway.sip.errors import CallFailedError, MessageError, NoCapacityError, UnknownCallError
 from gateway.sip.events import (
     Answer,
-    CallCodecChanged,
     CallConnected,
     CallDecision,
     CallDtmf,
@@ -43,7 +42,6 @@ from gateway.sip.messages import (
     AudioFrame,
     CallAnswered,
     CallEnded,
-    CodecChanged,
     CommandFailed,
     DtmfReceived,
     Hangup,
@@ -306,10 +304,6 @@ class SipSupervisor:
                 waiter = self._waiters.pop(message.call_id, None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(ref)
-        elif isinstance(message, CodecChanged):
-            ref = worker.calls.get(message.call_id)
-            if ref is not None:
-                self._report(CallCodecChanged(ref, message.codec))
         elif isinstance(message, MediaLost | MediaResumed):
             ref = worker.calls.get(message.call_id)
             if ref is not None:

@@ -43,7 +43,6 @@ from gateway.sip.messages import (
     AudioFrame,
     CallAnswered,
     CallEnded,
-    CodecChanged,
     CommandFailed,
     DtmfReceived,
     Hangup,
@@ -62,7 +61,7 @@ from gateway.sip.messages import (
     encode,
 )
 from gateway.sip.pjglue import ForwardingAccount
-from gateway.sip.sipmsg import offered_codecs, parse_headers, wideband_only
+from gateway.sip.sipmsg import offered_codecs, parse_headers
 
 log = logging.getLogger("gateway.sip.worker")
 
@@ -190,10 +189,6 @@ class GatewayCall(pj.Call):  # type: ignore[misc]
         self.media_index: int | None = None
         self.tap: TapPort | None = None
         self.ended = False
-        self.wideband_offered = False
-        """The phone's offer listed G.722."""
-        self.upgrading = False
-        """Our G.722-only re-offer is under way."""
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         try:
@@ -206,16 +201,6 @@ class GatewayCall(pj.Call):  # type: ignore[misc]
             self.worker.on_media_state(self)
         except Exception:
             log.exception("media state handling failed on %s", self.call_id)
-
-    def onCallSdpCreated(self, prm: pj.OnCallSdpCreatedParam) -> None:
-        """Narrow our wideband re-offer to G.722; other SDPs pass unchanged."""
-        try:
-            if self.upgrading and not prm.remSdp.wholeSdp:
-                narrowed = wideband_only(prm.sdp.wholeSdp)
-                if narrowed is not None:
-                    prm.sdp.wholeSdp = narrowed
-        except Exception:
-            log.exception("SDP rewriting failed on %s", self.call_id)
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         """One key press, whether sent as RFC 2833 telephone-event or SIP INFO."""
@@ -246,8 +231,6 @@ class Worker:
         self._dying: dict[str, TapPort] = {}
         """Taps of ended calls, kept until the bridge has surely let go of them."""
         self._watch = MediaWatch(settings.media_timeout)
-        self.prefers_wideband = settings.codecs[:1] == ("G722/16000",)
-        """G.722 first in ``[sip] codecs``: phones that offer it get it, in any order."""
         self._read = _vector_reader()
         self._counter = 0
         self.closing = False
@@ -319,8 +302,6 @@ class Worker:
         headers = parse_headers(message)
         lookup = {name.lower(): value for name, value in reversed(headers)}
         call.answer(_op(180))
-        offered = offered_codecs(message)
-        call.wideband_offered = any(codec.startswith("G722/") for codec in offered)
         self._send(
             IncomingCall(
                 call_id=call.call_id,
@@ -328,7 +309,7 @@ class Worker:
                 to_uri=lookup.get("to", ""),
                 remote_address=prm.rdata.srcAddress,
                 headers=headers,
-                offered_codecs=offered,
+                offered_codecs=offered_codecs(message),
                 sip_call_id=lookup.get("call-id", ""),
             )
         )
@@ -337,7 +318,6 @@ class Worker:
         info = call.getInfo()
         if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
             call.answered = True
-            self._upgrade_when_confirmed(call)
         if info.state != pj.PJSIP_INV_STATE_DISCONNECTED or call.ended:
             return
         call.ended = True
@@ -385,41 +365,15 @@ class Worker:
         if call.media_index is None:
             call.media_index = index
             call.tap = TapPort(call.call_id, self.settings.tap_rate, self._emit_audio, self._read)
-            codec = self._codec(call, index)
-            self._send(CallAnswered(call.call_id, codec))
+            stream = call.getStreamInfo(index)
+            self._send(CallAnswered(call.call_id, f"{stream.codecName}/{stream.codecClockRate}"))
             self._watch.start(call.call_id, self._rx_packets(call), time.monotonic())
             self._link(call)
-            call.upgrading = (
-                self.prefers_wideband and call.wideband_offered and not codec.startswith("G722")
-            )
-            self._upgrade_when_confirmed(call)
         else:
             # a re-INVITE (codec change, hold/resume) may have re-created the stream, and
             # its bridge links with it: assert them again (restarting a link is harmless)
             call.media_index = index
             self._link(call, again=True)
-            call.upgrading = False
-            self._send(CodecChanged(call.call_id, self._codec(call, index)))
-
-    @staticmethod
-    def _codec(call: GatewayCall, index: int) -> str:
-        stream = call.getStreamInfo(index)
-        return f"{stream.codecName}/{stream.codecClockRate}"
-
-    def _upgrade_when_confirmed(self, call: GatewayCall) -> None:
-        """Media starts when our 200 goes out, a re-INVITE may only follow the phone's ACK."""
-        if call.upgrading and call.answered and call.media_index is not None:
-            asyncio.get_running_loop().call_soon(self._upgrade, call)
-
-    def _upgrade(self, call: GatewayCall) -> None:
-        """Re-offer G.722 alone to a phone that offered it behind G.711."""
-        if call.ended or not call.upgrading:
-            return
-        try:
-            call.reinvite(pj.CallOpParam())
-        except pj.Error as exc:
-            call.upgrading = False
-            log.warning("wideband re-offer on %s failed: %s", call.call_id, _pj_error(exc))
 
     def _link(self, call: GatewayCall, again: bool = False) -> None:
         """Connect a call's new bridge port: its tap, and its phone's conference."""
