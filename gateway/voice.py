@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
+import time
 from collections.abc import Callable
 
 from gateway.alarm.events import AlarmEvent, VoiceConnected, VoiceLost
@@ -18,6 +20,15 @@ from gateway.api.schemas import alarm_message
 from gateway.journal import Journal
 from gateway.metrics import Metrics
 from gateway.sip.bridge import LegMode
+from gateway.sip.digest import (
+    NONCE_LIFETIME,
+    DigestError,
+    challenge,
+    make_nonce,
+    nonce_age,
+    parse_authorization,
+)
+from gateway.sip.digest import verify as digest_verify
 from gateway.sip.errors import SipError
 from gateway.sip.events import (
     Answer,
@@ -35,7 +46,7 @@ from gateway.sip.messages import IncomingCall
 from gateway.sip.prompt import prompt_for_key
 from gateway.sip.supervisor import SipSupervisor
 from gateway.store.errors import NotFound
-from gateway.store.records import AlarmRecord, NewAlarm
+from gateway.store.records import AlarmRecord, Device, NewAlarm
 from gateway.tts import TtsError, guess_language, synthesize
 
 log = logging.getLogger("gateway.voice")
@@ -94,6 +105,8 @@ class VoiceService:
         self._phone_calls: dict[str, str] = {}  # alarm id -> live phone call id
         self._contacts: dict[str, str] = {}  # alarm id -> where its phone last called from
         self._languages: dict[str, str] = {}  # alarm id -> its agent's language, if set
+        self._nonce_key = secrets.token_bytes(32)
+        """Signs digest nonces; a nonce from another instance is simply challenged again."""
 
     def add_audio_listener(
         self, listener: AudioListener, ended: Callable[[str], None] | None = None
@@ -143,11 +156,12 @@ class VoiceService:
             if alarm is not None and alarm.state is not AlarmState.CLOSED:
                 return Answer(alarm.id)
             log.warning("call names unknown or closed alarm %r", call.alarm_id, extra=extra)
-        device = await self._store.device_by_sip_uri(caller)
-        if device is None or device.revoked_at is not None:
-            log.warning("call refused: unknown caller", extra=extra)
-            self._metrics.calls_refused.inc()
-            return Reject(403, "Forbidden")
+        device = await self._caller(call)
+        if isinstance(device, Reject):
+            if device.code != 401:
+                log.warning("call refused: %s", device.reason, extra=extra)
+                self._metrics.calls_refused.inc()
+            return device
         open_alarm = await self._store.latest_open_alarm(device.id)
         if open_alarm is not None:
             return Answer(open_alarm.id)
@@ -160,6 +174,51 @@ class VoiceService:
         log.info("alarm raised by a SIP call", extra={**extra, "alarm_id": alarm.id})
         self._bus.publish(alarm_message(alarm))
         return Answer(alarm.id)
+
+    async def _caller(self, call: IncomingCall) -> Device | Reject:
+        """The calling device: named by a trusted edge, proven by digest, or by its From URI.
+
+        A device that has SIP credentials must prove them (401 challenge); one without
+        is known by its registered SIP URI alone, as before credentials were issued.
+        """
+        assert self.supervisor is not None
+        config = self.supervisor.config
+        named = call.header("X-Authenticated-Device")
+        if named is not None and call.remote_address.rsplit(":", 1)[0] in config.trusted_edges:
+            return await self._credentialed(named.strip()) or Reject(403, "Unknown device")
+        authorization = call.header("Authorization")
+        if authorization is not None:
+            return await self._digest(authorization, config.realm)
+        device = await self._store.device_by_sip_uri(sip_identity(call.from_uri))
+        if device is None or device.revoked_at is not None:
+            return Reject(403, "Forbidden")
+        if device.sip_username is not None:
+            return self._challenge(config.realm)
+        return device
+
+    async def _digest(self, authorization: str, realm: str) -> Device | Reject:
+        try:
+            credentials = parse_authorization(authorization)
+        except DigestError as exc:
+            return Reject(400, f"Bad Authorization: {exc}")
+        age = nonce_age(self._nonce_key, credentials.nonce, time.time())
+        if credentials.realm != realm or age is None:
+            return self._challenge(realm)
+        if age > NONCE_LIFETIME:
+            return self._challenge(realm, stale=True)
+        found = await self._store.sip_credentials(credentials.username)
+        if found is None or not digest_verify(found[1], "INVITE", credentials):
+            return Reject(403, "Wrong SIP credentials")
+        return await self._credentialed(credentials.username) or Reject(403, "Unknown device")
+
+    async def _credentialed(self, sip_username: str) -> Device | None:
+        found = await self._store.sip_credentials(sip_username)
+        return None if found is None else await self._store.device_by_id(found[0])
+
+    def _challenge(self, realm: str, *, stale: bool = False) -> Reject:
+        nonce = make_nonce(self._nonce_key, time.time())
+        header = ("WWW-Authenticate", challenge(realm, nonce, stale=stale))
+        return Reject(401, "Unauthorized", (header,))
 
     def on_call_event(self, event: CallEvent) -> None:
         if isinstance(event, WorkerDied):

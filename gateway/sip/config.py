@@ -66,6 +66,9 @@ class SipConfig(_Strict):
     realm: str = Field("alarm-gateway", min_length=1, max_length=64, pattern=r"^[!#-~]+$")
     """Digest realm of phones' SIP credentials; stored HA1 hashes depend on it, so changing
     it means issuing every phone new credentials."""
+    trusted_edges: tuple[str, ...] = ()
+    """Addresses of SIP edge proxies (Kamailio) that authenticate phones themselves and
+    name the device in ``X-Authenticated-Device``; that header is ignored from anyone else."""
 
     @field_validator("bind_address")
     @classmethod
@@ -74,6 +77,16 @@ class SipConfig(_Strict):
             ipaddress.ip_address(value)
         except ValueError:
             raise ValueError("expected an IP address such as 127.0.0.1") from None
+        return value
+
+    @field_validator("trusted_edges")
+    @classmethod
+    def _edges(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(f"{address!r} is not an IP address such as 10.0.0.2") from None
         return value
 
     @field_validator("codecs")

@@ -51,10 +51,12 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class Reject:
-    """Refuse the call with a final SIP status (403: unknown device)."""
+    """Refuse the call with a final SIP status (403: unknown device; 401: prove who you are)."""
 
     code: int = 403
     reason: str = "Forbidden"
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra headers of the response, e.g. ``WWW-Authenticate``."""
 
     def __post_init__(self) -> None:
         if not 300 <= self.code <= 699:
@@ -75,6 +77,14 @@ class CallEvent:
 @dataclass(frozen=True, slots=True)
 class CallConnected(CallEvent):
     """Answered, media flowing; caller audio now reaches :meth:`SipHandler.on_audio`."""
+
+    call: CallRef
+    codec: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallCodecChanged(CallEvent):
+    """Media now flows with another codec (G.722 after the worker's wideband re-offer)."""
 
     call: CallRef
     codec: str

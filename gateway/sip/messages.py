@@ -97,6 +97,14 @@ class CallAnswered(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class CodecChanged(Message):
+    """The call's codec changed after answering (our wideband re-offer, or the phone's)."""
+
+    call_id: str
+    codec: str
+
+
+@dataclass(frozen=True, slots=True)
 class MediaLost(Message):
     """No RTP received from the peer for ``silent_for`` seconds."""
 
@@ -177,11 +185,12 @@ class AnswerCall(Message):
 
 @dataclass(frozen=True, slots=True)
 class RejectCall(Message):
-    """Refuse this incoming call with a final SIP status, e.g. 403."""
+    """Refuse this incoming call with a final SIP status, e.g. 403 (401 with a challenge)."""
 
     call_id: str
     code: int
     reason: str = ""
+    headers: Headers = ()
 
     def __post_init__(self) -> None:
         if not 300 <= self.code <= 699:
@@ -264,7 +273,7 @@ AnyMessage = Message | AudioFrame
 _TYPES: dict[str, type[Message]] = {
     cls.__name__: cls
     for cls in (
-        WorkerReady, IncomingCall, CallAnswered, MediaLost, MediaResumed, CallEnded,
+        WorkerReady, IncomingCall, CallAnswered, CodecChanged, MediaLost, MediaResumed, CallEnded,
         ModeApplied, CommandFailed, DtmfReceived, Pong, AnswerCall, RejectCall, MakeCall, SetMode,
         Hangup, Ping, Shutdown,
     )

@@ -34,15 +34,20 @@ def parse_headers(message: str) -> Headers:
 
 
 def offered_codecs(message: str) -> tuple[str, ...]:
-    """``encoding/clock`` of each audio payload type in the SDP offer, in offer order.
+    """``encoding/clock`` of each audio payload type in the SDP offer, in offer order."""
+    body = message.replace("\r\n", "\n").partition("\n\n")[2]
+    return tuple(codec for _, codec in audio_formats(body))
+
+
+def audio_formats(sdp: str) -> list[tuple[str, str]]:
+    """``(payload type, encoding/clock)`` of the audio m-lines of an SDP body, in order.
 
     Static payload types without an ``a=rtpmap`` line get their RFC 3551 names.
     """
-    body = message.replace("\r\n", "\n").partition("\n\n")[2]
     formats: list[str] = []
     rtpmap: dict[str, str] = {}
     in_audio = False
-    for line in body.split("\n"):
+    for line in sdp.replace("\r\n", "\n").split("\n"):
         if line.startswith("m="):
             parts = line[2:].split()
             in_audio = bool(parts) and parts[0] == "audio"
@@ -53,7 +58,41 @@ def offered_codecs(message: str) -> tuple[str, ...]:
             encoding, _, rest = spec.strip().partition("/")
             rtpmap[pt] = f"{encoding}/{rest.split('/')[0]}"
     static = {"0": "PCMU/8000", "8": "PCMA/8000", "9": "G722/8000", "3": "GSM/8000"}
-    return tuple(rtpmap.get(pt) or static.get(pt, f"pt{pt}") for pt in formats)
+    return [(pt, rtpmap.get(pt) or static.get(pt, f"pt{pt}")) for pt in formats]
+
+
+def _is(codec: str, *names: str) -> bool:
+    return codec.split("/")[0].upper() in names
+
+
+def wideband_only(sdp: str) -> str | None:
+    """Our SDP with its audio narrowed to G.722 (and telephone-event for DTMF).
+
+    pjsip answers an INVITE in the phone's codec order, so a phone listing G.711
+    before G.722 first gets narrowband audio, which recognition handles worse. The
+    worker then re-offers with this SDP, leaving the phone G.722 alone to choose.
+    ``None``: already G.722 only, or no G.722 to keep.
+    """
+    ours = audio_formats(sdp)
+    keep = {pt for pt, codec in ours if _is(codec, "G722", "TELEPHONE-EVENT")}
+    if len(keep) == len(ours) or not any(_is(c, "G722") for pt, c in ours if pt in keep):
+        return None
+    out: list[str] = []
+    in_audio = False
+    for line in sdp.replace("\r\n", "\n").rstrip("\n").split("\n"):
+        if line.startswith("m="):
+            parts = line[2:].split()
+            in_audio = bool(parts) and parts[0] == "audio"
+            if in_audio:
+                line = "m=" + " ".join(parts[:3] + [pt for pt in parts[3:] if pt in keep])
+        elif (
+            in_audio
+            and line.startswith(("a=rtpmap:", "a=fmtp:"))
+            and line.partition(":")[2].split(" ", 1)[0] not in keep
+        ):
+            continue
+        out.append(line)
+    return "\r\n".join(out) + "\r\n"
 
 
 def auto_answer_headers(host: str) -> Headers:

@@ -22,6 +22,7 @@ from gateway.sip.config import MAX_CALLS_PER_WORKER, SipConfig, WorkerSettings
 from gateway.sip.errors import CallFailedError, MessageError, NoCapacityError, UnknownCallError
 from gateway.sip.events import (
     Answer,
+    CallCodecChanged,
     CallConnected,
     CallDecision,
     CallDtmf,
@@ -42,6 +43,7 @@ from gateway.sip.messages import (
     AudioFrame,
     CallAnswered,
     CallEnded,
+    CodecChanged,
     CommandFailed,
     DtmfReceived,
     Hangup,
@@ -304,6 +306,10 @@ class SipSupervisor:
                 waiter = self._waiters.pop(message.call_id, None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(ref)
+        elif isinstance(message, CodecChanged):
+            ref = worker.calls.get(message.call_id)
+            if ref is not None:
+                self._report(CallCodecChanged(ref, message.codec))
         elif isinstance(message, MediaLost | MediaResumed):
             ref = worker.calls.get(message.call_id)
             if ref is not None:
@@ -359,7 +365,7 @@ class SipSupervisor:
             worker.calls[call.call_id] = replace(ref, alarm_id=decision.alarm_id)
             worker.send(AnswerCall(call.call_id, decision.alarm_id))
         else:
-            worker.send(RejectCall(call.call_id, decision.code, decision.reason))
+            worker.send(RejectCall(call.call_id, decision.code, decision.reason, decision.headers))
 
     # --- commands from the main process -----------------------------------------------
 

@@ -43,9 +43,11 @@ from gateway.sip.messages import (
     AudioFrame,
     CallAnswered,
     CallEnded,
+    CodecChanged,
     CommandFailed,
     DtmfReceived,
     Hangup,
+    Headers,
     IncomingCall,
     MakeCall,
     MediaLost,
@@ -61,7 +63,7 @@ from gateway.sip.messages import (
     encode,
 )
 from gateway.sip.pjglue import ForwardingAccount
-from gateway.sip.sipmsg import offered_codecs, parse_headers
+from gateway.sip.sipmsg import offered_codecs, parse_headers, wideband_only
 
 log = logging.getLogger("gateway.sip.worker")
 
@@ -111,6 +113,15 @@ def _op(code: int, reason: str = "") -> pj.CallOpParam:
     prm.statusCode = code
     if reason:
         prm.reason = reason
+    return prm
+
+
+def _with_headers(prm: pj.CallOpParam, headers: Headers) -> pj.CallOpParam:
+    for name, value in headers:
+        header = pj.SipHeader()
+        header.hName = name
+        header.hValue = value
+        prm.txOption.headers.append(header)
     return prm
 
 
@@ -189,6 +200,10 @@ class GatewayCall(pj.Call):  # type: ignore[misc]
         self.media_index: int | None = None
         self.tap: TapPort | None = None
         self.ended = False
+        self.wideband_offered = False
+        """The phone's offer listed G.722."""
+        self.upgrading = False
+        """Our G.722-only re-offer is under way."""
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         try:
@@ -201,6 +216,16 @@ class GatewayCall(pj.Call):  # type: ignore[misc]
             self.worker.on_media_state(self)
         except Exception:
             log.exception("media state handling failed on %s", self.call_id)
+
+    def onCallSdpCreated(self, prm: pj.OnCallSdpCreatedParam) -> None:
+        """Narrow our wideband re-offer to G.722; other SDPs pass unchanged."""
+        try:
+            if self.upgrading and not prm.remSdp.wholeSdp:
+                narrowed = wideband_only(prm.sdp.wholeSdp)
+                if narrowed is not None:
+                    prm.sdp.wholeSdp = narrowed
+        except Exception:
+            log.exception("SDP rewriting failed on %s", self.call_id)
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         """One key press, whether sent as RFC 2833 telephone-event or SIP INFO."""
@@ -231,6 +256,8 @@ class Worker:
         self._dying: dict[str, TapPort] = {}
         """Taps of ended calls, kept until the bridge has surely let go of them."""
         self._watch = MediaWatch(settings.media_timeout)
+        self.prefers_wideband = settings.codecs[:1] == ("G722/16000",)
+        """G.722 first in ``[sip] codecs``: phones that offer it get it, in any order."""
         self._read = _vector_reader()
         self._counter = 0
         self.closing = False
@@ -302,6 +329,8 @@ class Worker:
         headers = parse_headers(message)
         lookup = {name.lower(): value for name, value in reversed(headers)}
         call.answer(_op(180))
+        offered = offered_codecs(message)
+        call.wideband_offered = any(codec.startswith("G722/") for codec in offered)
         self._send(
             IncomingCall(
                 call_id=call.call_id,
@@ -309,7 +338,7 @@ class Worker:
                 to_uri=lookup.get("to", ""),
                 remote_address=prm.rdata.srcAddress,
                 headers=headers,
-                offered_codecs=offered_codecs(message),
+                offered_codecs=offered,
                 sip_call_id=lookup.get("call-id", ""),
             )
         )
@@ -318,6 +347,7 @@ class Worker:
         info = call.getInfo()
         if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
             call.answered = True
+            self._upgrade_when_confirmed(call)
         if info.state != pj.PJSIP_INV_STATE_DISCONNECTED or call.ended:
             return
         call.ended = True
@@ -365,15 +395,41 @@ class Worker:
         if call.media_index is None:
             call.media_index = index
             call.tap = TapPort(call.call_id, self.settings.tap_rate, self._emit_audio, self._read)
-            stream = call.getStreamInfo(index)
-            self._send(CallAnswered(call.call_id, f"{stream.codecName}/{stream.codecClockRate}"))
+            codec = self._codec(call, index)
+            self._send(CallAnswered(call.call_id, codec))
             self._watch.start(call.call_id, self._rx_packets(call), time.monotonic())
             self._link(call)
+            call.upgrading = (
+                self.prefers_wideband and call.wideband_offered and not codec.startswith("G722")
+            )
+            self._upgrade_when_confirmed(call)
         else:
             # a re-INVITE (codec change, hold/resume) may have re-created the stream, and
             # its bridge links with it: assert them again (restarting a link is harmless)
             call.media_index = index
             self._link(call, again=True)
+            call.upgrading = False
+            self._send(CodecChanged(call.call_id, self._codec(call, index)))
+
+    @staticmethod
+    def _codec(call: GatewayCall, index: int) -> str:
+        stream = call.getStreamInfo(index)
+        return f"{stream.codecName}/{stream.codecClockRate}"
+
+    def _upgrade_when_confirmed(self, call: GatewayCall) -> None:
+        """Media starts when our 200 goes out, a re-INVITE may only follow the phone's ACK."""
+        if call.upgrading and call.answered and call.media_index is not None:
+            asyncio.get_running_loop().call_soon(self._upgrade, call)
+
+    def _upgrade(self, call: GatewayCall) -> None:
+        """Re-offer G.722 alone to a phone that offered it behind G.711."""
+        if call.ended or not call.upgrading:
+            return
+        try:
+            call.reinvite(pj.CallOpParam())
+        except pj.Error as exc:
+            call.upgrading = False
+            log.warning("wideband re-offer on %s failed: %s", call.call_id, _pj_error(exc))
 
     def _link(self, call: GatewayCall, again: bool = False) -> None:
         """Connect a call's new bridge port: its tap, and its phone's conference."""
@@ -453,7 +509,7 @@ class Worker:
         elif isinstance(message, AnswerCall):
             self._decide(message.call_id, 200)
         elif isinstance(message, RejectCall):
-            self._decide(message.call_id, message.code, message.reason)
+            self._decide(message.call_id, message.code, message.reason, message.headers)
         elif isinstance(message, MakeCall):
             self._make_call(message)
         elif isinstance(message, SetMode):
@@ -468,7 +524,7 @@ class Worker:
         else:
             self._send(CommandFailed("", f"unexpected {type(message).__name__}"))
 
-    def _decide(self, call_id: str, code: int, reason: str = "") -> None:
+    def _decide(self, call_id: str, code: int, reason: str = "", headers: Headers = ()) -> None:
         call = self.calls.get(call_id)
         if call is None or call.ended or not call.incoming or call.answered:
             self._send(CommandFailed(call_id, "no incoming call waiting for a decision"))
@@ -477,7 +533,7 @@ class Worker:
             if code == 200:
                 call.answer(_op(200))
             else:
-                call.hangup(_op(code, reason))
+                call.hangup(_with_headers(_op(code, reason), headers))
         except pj.Error as exc:
             self._send(CommandFailed(call_id, _pj_error(exc)))
 
@@ -511,12 +567,7 @@ class Worker:
         call = GatewayCall(
             self, message.call_id, pj.PJSUA_INVALID_ID, phone=phone is None and message.phone
         )
-        prm = pj.CallOpParam(True)
-        for name, value in message.headers:
-            header = pj.SipHeader()
-            header.hName = name
-            header.hValue = value
-            prm.txOption.headers.append(header)
+        prm = _with_headers(pj.CallOpParam(True), message.headers)
         try:
             call.makeCall(message.uri, prm)
         except pj.Error as exc:

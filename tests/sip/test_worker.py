@@ -6,7 +6,14 @@ import asyncio
 
 import pytest
 
-from gateway.sip.events import CallConnected, CallEvent, CallFinished, CallMediaLost, Reject
+from gateway.sip.events import (
+    CallCodecChanged,
+    CallConnected,
+    CallEvent,
+    CallFinished,
+    CallMediaLost,
+    Reject,
+)
 
 from .conftest import (
     TAP_RATE,
@@ -121,8 +128,7 @@ async def test_malformed_sip_gets_an_error_and_the_worker_stays_up(
     [
         ("9 0 8", "G722/16000"),
         ("8 0", "PCMA/8000"),
-        # pjsip answers in the offerer's order: a phone listing G.711 first keeps it
-        ("0 9", "PCMU/8000"),
+        ("0 8", "PCMU/8000"),
     ],
 )
 async def test_codec_follows_the_phones_offer_among_ours(
@@ -133,6 +139,23 @@ async def test_codec_follows_the_phones_offer_among_ours(
     assert "SIP/2.0 200 OK" in await probe.exchange(port, probe.invite(port, codecs=offer))
     await handler.wait_for(lambda: handler.of_type(CallConnected))
     assert handler.of_type(CallConnected)[0].codec == codec
+
+
+async def test_a_phone_offering_g722_behind_g711_is_moved_to_g722(
+    start_supervisor: StartSupervisor, sipp: RunSipp
+) -> None:
+    """pjsip answers in the phone's order; the worker re-offers G.722 alone right after."""
+    supervisor, handler = await start_supervisor()
+    phone = await sipp(
+        "uac_wideband.xml",
+        f"127.0.0.1:{supervisor.worker_ports()[0]}",
+        keys={"alarm_id": "A-9"},
+        fill={"HOLD_MS": "500"},
+    )
+    assert await phone.wait() == 0
+    await handler.wait_for(handler.finished)
+    assert [event.codec for event in handler.of_type(CallConnected)] == ["PCMU/8000"]
+    assert [event.codec for event in handler.of_type(CallCodecChanged)] == ["G722/16000"]
 
 
 async def test_phones_beyond_their_slots_get_486_so_the_edge_tries_another_worker(

@@ -15,9 +15,9 @@ from gateway.auth import token_hash
 from gateway.config.schema import DialplanSection, Settings, SpeechSection, VoiceSection
 from gateway.sip.config import SipConfig
 from tests.conftest import AiohttpClient, Client
-from tests.sip.conftest import TAP_RATE, rtp_base, sipp, speech
+from tests.sip.conftest import TAP_RATE, probe, rtp_base, sipp, speech
 
-__all__ = ["sipp", "speech"]  # fixtures shared with tests/sip
+__all__ = ["probe", "sipp", "speech"]  # fixtures shared with tests/sip
 PHONE = "sip:phone-1@127.0.0.1"
 """sipp's first phone calls from sip:phone-1@127.0.0.1:<its port>."""
 
@@ -35,6 +35,7 @@ def voice_gateway(settings: Settings, aiohttp_client: AiohttpClient) -> StartGat
         media_timeout: float = 5.0,
         dialplans: Path | None = None,
         language: str | None = None,
+        trusted_edges: tuple[str, ...] = (),
     ) -> Client:
         configured = settings.model_copy(
             update={
@@ -50,6 +51,7 @@ def voice_gateway(settings: Settings, aiohttp_client: AiohttpClient) -> StartGat
                     rtp_ports_per_worker=40,
                     tap_rate=TAP_RATE,
                     media_timeout=media_timeout,
+                    trusted_edges=trusted_edges,
                 ),
             }
         )
