@@ -72,7 +72,7 @@ def openapi_document() -> dict[str, Any]:
         schema = model.model_json_schema(ref_template=REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
-    device_write = errors(400, 401, 404, 409, 413, 415, 422)
+    device_write = errors(400, 401, 404, 409, 413, 415, 422, 503)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -225,7 +225,7 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [_ALARM_ID],
                     "responses": {
                         "200": {"description": "File names", **json_body(RecordingList)},
-                        **errors(401, 403),
+                        **errors(401, 403, 404),
                     },
                 }
             },
@@ -281,7 +281,10 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "Live events (WebSocket upgrade): one JSON message per change",
                     "security": STAFF,
-                    "responses": {"101": {"description": "Switching to WebSocket"}, **errors(401)},
+                    "responses": {
+                        "101": {"description": "Switching to WebSocket"},
+                        **errors(400, 401),
+                    },
                 },
             },
             "/healthz": {

@@ -61,6 +61,7 @@ def _page(summary: str) -> dict[str, Any]:
             "responses": {
                 "200": {"description": "HTML page"},
                 "303": {"description": "Log in first"},
+                **errors(403),
             },
         }
     }
