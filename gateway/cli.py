@@ -109,6 +109,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the password from standard input instead of prompting",
     )
+    add_user.add_argument(
+        "--tenant",
+        action="append",
+        default=[],
+        dest="tenants",
+        help="a tenant the user may see (repeatable); none: centre-wide staff",
+    )
 
     audit = sub.add_parser("audit", help="check and export the audit log").add_subparsers(
         dest="action", required=True
@@ -153,7 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     password = _read_password(args.password_stdin)
     if password is None:
         return 2
-    return asyncio.run(_add_user(settings, args.name, Role(args.role), password))
+    return asyncio.run(
+        _add_user(settings, args.name, Role(args.role), password, frozenset(args.tenants))
+    )
 
 
 def _check_config(path: Path) -> int:
@@ -304,17 +313,23 @@ def _read_password(from_stdin: bool) -> str | None:
     return password
 
 
-async def _add_user(settings: Settings, name: str, role: Role, password: str) -> int:
+async def _add_user(
+    settings: Settings, name: str, role: Role, password: str, tenant_names: frozenset[str]
+) -> int:
     store = await _open_store(settings)
     try:
-        await store.add_user(name, role, hash_password(password), utc_now())
-        await _record(store, "admin.user.create", name, details={"role": role.value})
+        await store.add_user(
+            name, role, hash_password(password), utc_now(), tenant_names=tenant_names
+        )
+        details: dict[str, object] = {"role": role.value, "tenants": sorted(tenant_names)}
+        await _record(store, "admin.user.create", name, details=details)
     except Conflict as exc:
         print(exc, file=sys.stderr)
         return 1
     finally:
         await store.close()
-    print(f"{role.value} {name!r} created", file=sys.stderr)
+    seeing = ", ".join(sorted(tenant_names)) or "every tenant"
+    print(f"{role.value} {name!r} created, seeing {seeing}", file=sys.stderr)
     return 0
 
 
