@@ -85,15 +85,26 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
             await launched.close()
 
 
-@pytest_asyncio.fixture(loop_scope="module")
-async def admin(gateway: Gateway, browser: Browser) -> AsyncIterator[tuple[Page, list[str]]]:
-    """An admin's page, and the errors it raised (CSP violations included)."""
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def admin_session(
+    gateway: Gateway, browser: Browser
+) -> AsyncIterator[tuple[Page, list[str]]]:
+    """One admin login for the module: logging in costs a password hash."""
     errors: list[str] = []
     page = await log_in(browser, gateway, "admin-1", "/admin", errors)
     try:
         yield page, errors
     finally:
         await page.context.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def admin(admin_session: tuple[Page, list[str]]) -> tuple[Page, list[str]]:
+    """The admin's page in English, and the errors it raises (CSP violations included)."""
+    page, errors = admin_session
+    await page.select_option("#lang", "en")
+    errors.clear()
+    return page, errors
 
 
 async def shoot(page: Page, name: str) -> None:
@@ -206,7 +217,7 @@ async def test_a_rotated_token_is_shown_once_and_the_old_one_is_refused(
     await shoot(page, "admin-token.png")
     await box.locator("button[type=submit]").click()
     await expect(box).to_be_hidden()
-    assert await page.locator("#secret input").count() == 0  # forgotten with the box
+    await expect(page.locator("#secret input")).to_have_count(0)  # forgotten with the box
     assert (await alarm_from(gateway, "device-token-3"))[0] == 401
     assert (await alarm_from(gateway, token))[0] == 201
     assert errors == []
@@ -279,8 +290,88 @@ async def test_a_csv_import_is_checked_row_by_row_then_the_good_rows_imported(
         "Agents: created 2, updated 0, unchanged 0 · Devices: created 2"
     )
     await box.locator("button[type=submit]").click()
-    assert await page.locator("#secret input").count() == 0
+    await expect(page.locator("#secret input")).to_have_count(0)
     await page.click('#tabs a[href="#agents"]')
     await expect(page.locator("#agent-list tbody tr")).to_have_count(2)
     await expect(page.locator("#agent-list tbody tr").first).to_contain_text("Ana Martin")
     assert errors == [REFUSED.format(422)]  # the import refused whole
+
+
+async def test_staff_accounts_and_the_audit_chain(
+    gateway: Gateway, admin: tuple[Page, list[str]]
+) -> None:
+    page, errors = admin
+    await gateway.app[STORE].add_tenant("north", datetime.now(UTC))
+    await page.click('#tabs a[href="#users"]')
+    form = page.locator("#user-form")
+    await form.locator("[name=name]").fill("sam")
+    await form.locator("[name=role]").select_option("supervisor")
+    await form.locator("[name=password]").fill("long enough secret")
+    await form.locator("button[type=submit]").click()
+    row = page.locator("#user-list tbody tr", has_text="sam")
+    await expect(row.locator("td")).to_have_text(
+        ["sam", "Supervisor", "all (centre-wide)", "active", "Set organisations Disable"]
+    )
+    await row.locator("button", has_text="Set organisations").click()
+    await expect(form.locator("[name=password]")).to_be_disabled()
+    await form.locator("[name=tenants]").fill("north")
+    await form.locator("button[type=submit]").click()
+    await expect(row.locator("td").nth(2)).to_have_text("north")
+    disable = row.locator("button.danger")
+    await disable.click()
+    await disable.click()
+    await expect(row.locator("td").nth(3)).to_have_text("disabled")
+    await shoot(page, "admin-users.png")
+
+    await page.click('#tabs a[href="#audit"]')
+    await page.click("#verify")
+    await expect(page.locator("#verify-result")).to_contain_text("The chain is intact")
+    actions = [e.action for e in await gateway.app[STORE].audit_entries()]
+    assert actions[-3:] == ["admin.user.create", "admin.user.tenants", "admin.user.disable"]
+    assert errors == []
+
+
+async def test_an_agent_is_added_and_edited_then_given_a_device_whose_secrets_show_once(
+    gateway: Gateway, admin: tuple[Page, list[str]]
+) -> None:
+    page, errors = admin
+    await gateway.app[STORE].add_tenant("zeta", datetime.now(UTC))
+    await page.click('#tabs a[href="#agents"]')
+    form = page.locator("#agent-form")
+    for name, value in (("id", "z1"), ("name", "Zoé"), ("tenant", "zeta"), ("site", "lyon")):
+        await form.locator(f"[name={name}]").fill(value)
+    await form.locator("[name=language]").select_option("fr")
+    await form.locator("button[type=submit]").click()
+    row = page.locator("#agent-list tbody tr", has_text="z1")
+    await expect(row.locator("td").nth(2)).to_have_text("Organisation: zeta · Site: lyon")
+    await row.locator("button", has_text="Edit").click()
+    await expect(form.locator("[name=tenant]")).to_have_attribute("readonly", "")
+    await form.locator("[name=site]").fill("nice")
+    await form.locator("[name=safety_notes]").fill("Works alone at night")
+    await form.locator("button[type=submit]").click()
+    await expect(row.locator("td").nth(2)).to_have_text("Organisation: zeta · Site: nice")
+    await expect(row.locator("td").nth(5)).to_have_text("Works alone at night")
+
+    await page.click('#tabs a[href="#devices"]')
+    form = page.locator("#device-form")
+    await form.locator("[name=id]").fill("phone-z1")
+    await form.locator("[name=agent_id]").fill("z1")
+    await form.locator("button[type=submit]").click()
+    box = page.locator("#secret")
+    await expect(box.locator("dt")).to_have_text(
+        ["Device token", "SIP user name", "SIP password", "SIP realm"]
+    )
+    token = await box.locator("input").first.input_value()
+    await box.locator("button[type=submit]").click()
+    await expect(page.locator("#secret input")).to_have_count(0)
+    assert (await alarm_from(gateway, token))[0] == 201
+    row = page.locator("#device-list tbody tr", has_text="phone-z1")
+    await expect(row.locator("td").nth(3)).to_have_text("Organisation: zeta · Site: nice")
+    sip = row.locator("button").nth(1)
+    await sip.click()
+    await expect(sip).to_have_text("Click again to confirm")
+    await sip.click()
+    await expect(box.locator("dt")).to_have_text(["SIP user name", "SIP password", "SIP realm"])
+    await box.press("Escape")  # closing by the keyboard forgets them too
+    await expect(page.locator("#secret input")).to_have_count(0)
+    assert errors == []

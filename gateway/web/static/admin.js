@@ -14,7 +14,7 @@ const loaded = {};  // section -> last answer, to render again in another langua
 function formBody(form, empty) {
   const body = {};
   for (const el of form.elements) {
-    if (!el.name || el.type === "submit" || el.type === "file" || el.readOnly) continue;
+    if (!el.name || el.type === "submit" || el.type === "file" || el.readOnly || el.disabled) continue;
     const type = el.dataset.type;
     if (el.type === "checkbox") {
       if (type === "bool") body[el.name] = el.checked;
@@ -165,7 +165,7 @@ const SECTIONS = {
         ["device", (d) => d.id],
         ["label", (d) => d.label],
         ["agent", (d) => d.agent_id],
-        ["applies_to", scopeText],
+        ["placement", scopeText],
         ["sip_username", (d) => d.sip_username],
         ["state", (d) => gw.t(d.revoked ? "revoked" : "active")],
       ], loaded.devices.devices, (d) => d.revoked ? [] : [
@@ -186,7 +186,7 @@ const SECTIONS = {
       table("agent-list", [
         ["agent_id", (a) => a.id],
         ["name", (a) => a.name],
-        ["applies_to", scopeText],
+        ["placement", scopeText],
         ["phone", (a) => a.phone],
         ["devices", (a) => a.devices.join(", ")],
         ["safety_notes", (a) => a.safety_notes],
@@ -208,8 +208,8 @@ const SECTIONS = {
       const refused = result.errors.length && !result.applied;
       $("import-summary").replaceChildren(
         gw.el("strong", {}, gw.t(result.mode === "validate" ? "validated" : refused ? "import_nothing" : "imported")), " ",
-        `${gw.t("rows")} ${result.rows} · ${gw.t("agents")}: ${counts(result.agents)} · `,
-        `${gw.t("devices")}: ${counts(result.devices)} · ${gw.t("rows_bad")} ${new Set(result.errors.map((e) => e.line)).size}`);
+        [[gw.t("rows"), result.rows], [gw.t("agents"), counts(result.agents)], [gw.t("devices"), counts(result.devices)],
+          [gw.t("rows_bad"), new Set(result.errors.map((e) => e.line)).size]].map(([k, v]) => `${k}${gw.t("colon")}${v}`).join(" · "));
       table("import-errors", [["line", (e) => String(e.line)], ["column", (e) => e.column], ["reason", (e) => e.reason]],
         result.errors);
     },
@@ -250,7 +250,59 @@ const SECTIONS = {
       form.reset();
     },
   },
+  users: {
+    async load() { loaded.users = await gw.api("GET", "/api/v1/users"); },
+    render() {
+      table("user-list", [
+        ["name", (u) => u.name],
+        ["role", (u) => roleName(u.role)],
+        ["tenants", (u) => u.tenants.join(", ") || gw.t("centre_wide")],
+        ["state", (u) => gw.t(u.disabled ? "disabled" : "active")],
+      ], loaded.users.users, (u) => u.disabled ? [] : [button("set_tenants", () => editUser(u)), " ",
+        confirmButton("disable", () => disableUser(u.name))]);
+    },
+    async submit(form) {
+      const body = formBody(form);
+      const editing = form.dataset.editing;
+      if (editing) await gw.api("PUT", `/api/v1/users/${encodeURIComponent(editing)}/tenants`, { tenants: body.tenants });
+      else await gw.api("POST", "/api/v1/users", body);
+      form.reset();
+    },
+  },
+  audit: {
+    async load() {},
+    render() {
+      const result = loaded.audit;
+      if (!result) return;
+      $("verify-result").replaceChildren(gw.el("strong", { class: result.intact ? "ok" : "error" },
+        gw.t(result.intact ? "chain_ok" : "chain_broken")), ` · ${gw.t("entries")}${gw.t("colon")}${result.entries}`,
+      ` · ${gw.t("last_hash")}${gw.t("colon")}`, gw.el("code", {}, result.last_hash));
+      table("verify-problems", [["entry", (p) => String(p.entry_id)], ["fault", (p) => p.fault], ["reason", (p) => p.reason]],
+        result.problems);
+    },
+  },
 };
+
+function roleName(role) {
+  return gw.t(role === "admin" ? "admin_role" : role);
+}
+
+function editUser(user) {
+  const form = $("user-form");
+  form.dataset.editing = user.name;
+  const fields = form.elements;
+  fields.namedItem("name").value = user.name;
+  fields.namedItem("role").value = user.role;
+  fields.namedItem("tenants").value = user.tenants.join("\n");
+  for (const name of ["name", "role", "password"]) fields.namedItem(name).disabled = true;  // only tenants change
+  fields.namedItem("tenants").focus();
+}
+
+async function disableUser(name) {
+  if (await run(() => gw.api("POST", `/api/v1/users/${encodeURIComponent(name)}/disable`)) !== undefined) {
+    await reload("users");
+  }
+}
 
 function editAgent(agent) {
   const form = $("agent-form");
@@ -350,9 +402,15 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
-  $("agent-form").addEventListener("reset", (ev) => {
-    delete ev.target.dataset.editing;
-    for (const el of ev.target.elements) el.readOnly = false;
+  for (const id of ["agent-form", "user-form"]) {
+    $(id).addEventListener("reset", (ev) => {
+      delete ev.target.dataset.editing;
+      for (const el of ev.target.elements) { el.readOnly = false; el.disabled = false; }
+    });
+  }
+  $("verify").addEventListener("click", async () => {
+    const result = await run(() => gw.api("GET", "/api/v1/audit/verify"));
+    if (result) { loaded.audit = result; SECTIONS.audit.render(); }
   });
   $("device-token-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
