@@ -40,6 +40,7 @@ from gateway.api.keys import (
 from gateway.audit import routes as audit_routes
 from gateway.backoffice import routes as backoffice_routes
 from gateway.backoffice import routes_agents as backoffice_agents
+from gateway.backoffice import routes_users as backoffice_users
 from gateway.backups import BackupCentres
 from gateway.bus import EventBus
 from gateway.config.schema import Settings
@@ -295,8 +296,9 @@ def make_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web
         routes_acknowledgements,
         routes_system,
         backoffice_routes,
-        backoffice_agents,
         audit_routes,
+        backoffice_agents,
+        backoffice_users,
     ):
         app.add_routes(module.routes)
     install_console(app)

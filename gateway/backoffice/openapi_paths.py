@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from gateway.api.openapi_parts import STAFF, errors, json_body, path_param
 from gateway.backoffice.openapi_agents import AGENT_MODELS, agent_paths
+from gateway.backoffice.openapi_users import USER_MODELS, user_paths
 from gateway.backoffice.schemas import (
     BriefingOut,
     ContactIn,
@@ -29,6 +30,7 @@ BACKOFFICE_MODELS: tuple[type[BaseModel], ...] = (
     BriefingOut,
     TokenOut,
     *AGENT_MODELS,
+    *USER_MODELS,
 )
 
 
@@ -78,6 +80,7 @@ def backoffice_paths() -> dict[str, Any]:
         **collection("instruction", InstructionIn, InstructionOut, InstructionList),
         **collection("contact", ContactIn, ContactOut, ContactList),
         **agent_paths(),
+        **user_paths(),
         "/api/v1/alarms/{alarm_id}/briefing": {
             "get": {
                 "summary": "The agent, the safety instructions and whom to call (operator, "

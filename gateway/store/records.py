@@ -52,6 +52,7 @@ class User:
     password_hash: str
     tenants: frozenset[str] = frozenset()
     """Tenants this staff member may see; none: centre-wide (see gateway.tenancy)."""
+    disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -282,14 +282,31 @@ class Store:
         for token_hash in stale:
             del self._device_cache[token_hash]
 
-    async def add_user(self, name: str, role: Role, password_hash: str, now: datetime) -> None:
+    async def add_user(
+        self,
+        name: str,
+        role: Role,
+        password_hash: str,
+        now: datetime,
+        *,
+        tenant_names: frozenset[str] = frozenset(),
+    ) -> None:
+        """A staff account seeing ``tenant_names`` (none: centre-wide), made in one transaction.
+
+        Raises Conflict if the name is taken or a tenant does not exist.
+        """
         statement = insert(users).values(
             name=name, role=role.value, password_hash=password_hash, created_at=now
         )
-        try:
-            await self._write(lambda conn: conn.execute(statement))
-        except IntegrityError:
-            raise Conflict(f"user {name!r} already exists") from None
+
+        def write(conn: Connection) -> None:
+            try:
+                user_id = int(conn.execute(statement.returning(users.c.id)).scalar_one())
+            except IntegrityError:
+                raise Conflict(f"user {name!r} already exists") from None
+            _replace_user_tenants(conn, user_id, tenant_names)
+
+        await self._write(write)
 
     async def user_by_name(self, name: str) -> User | None:
         query = select(users).where(users.c.name == name, users.c.disabled_at.is_(None))
@@ -334,17 +351,32 @@ class Store:
         def write(conn: Connection) -> None:
             if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is None:
                 raise NotFound(f"no user {user_id}")
-            known = set(
-                conn.execute(select(tenants.c.name).where(tenants.c.name.in_(tenant_names)))
-                .scalars()
-                .all()
+            _replace_user_tenants(conn, user_id, tenant_names)
+
+        await self._write(write)
+
+    async def users(self) -> list[User]:
+        """Every staff account, disabled ones included, by name."""
+
+        def read(conn: Connection) -> list[User]:
+            assigned: dict[int, set[str]] = {}
+            for row in conn.execute(select(user_tenants)):
+                assigned.setdefault(row.user_id, set()).add(row.tenant)
+            rows = conn.execute(select(users).order_by(users.c.name)).all()
+            return [_user(row, frozenset(assigned.get(row.id, ()))) for row in rows]
+
+        return await self._read(read)
+
+    async def disable_user(self, user_id: int, now: datetime) -> None:
+        """Refuse the account's logins from now on and end its sessions (idempotent)."""
+
+        def write(conn: Connection) -> None:
+            conn.execute(
+                update(users)
+                .where(users.c.id == user_id, users.c.disabled_at.is_(None))
+                .values(disabled_at=now)
             )
-            missing = sorted(tenant_names - known)
-            if missing:
-                raise Conflict(f"no tenant {', '.join(map(repr, missing))}")
-            conn.execute(delete(user_tenants).where(user_tenants.c.user_id == user_id))
-            for name in sorted(tenant_names):
-                conn.execute(insert(user_tenants).values(user_id=user_id, tenant=name))
+            conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
 
         await self._write(write)
 
@@ -1336,7 +1368,19 @@ def _contact(row: Row[Any]) -> Contact:
 
 
 def _user(row: Row[Any], tenant_names: frozenset[str] = frozenset()) -> User:
-    return User(row.id, row.name, Role(row.role), row.password_hash, tenant_names)
+    disabled = row.disabled_at is not None
+    return User(row.id, row.name, Role(row.role), row.password_hash, tenant_names, disabled)
+
+
+def _replace_user_tenants(conn: Connection, user_id: int, tenant_names: frozenset[str]) -> None:
+    """Raises Conflict naming the tenants that do not exist."""
+    query = select(tenants.c.name).where(tenants.c.name.in_(tenant_names))
+    missing = sorted(tenant_names - set(conn.execute(query).scalars().all()))
+    if missing:
+        raise Conflict(f"no tenant {', '.join(map(repr, missing))}")
+    conn.execute(delete(user_tenants).where(user_tenants.c.user_id == user_id))
+    for name in sorted(tenant_names):
+        conn.execute(insert(user_tenants).values(user_id=user_id, tenant=name))
 
 
 def _user_tenants(conn: Connection, user_id: int) -> frozenset[str]:
