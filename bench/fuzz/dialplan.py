@@ -16,16 +16,22 @@ FILE = Path(tempfile.mkdtemp(prefix="fuzz-dialplan-")) / "plan.yaml"
 BUNDLED = Path(__file__).resolve().parents[2] / "dialplans" / "default.yaml"
 SMALL = b"""timezone: Europe/Paris
 operator_groups:
-  duty: {members: [ana, bob], strategy: all_at_once}
+  duty: {members: [ana, bob, "sip:desk1@pbx.example.org"], strategy: all_at_once}
 contact_lists:
-  managers: {contacts: [{name: Max, phone: "+33100000000"}], ack_timeout: 120}
+  managers:
+    ack_timeout: 45
+    contacts:
+      - {name: Max, sip: "sip:+33100000001@trunk.example.org"}
+x-steps: &steps
+  - {offer: duty, timeout: 60}
 routes:
   - name: falls
-    match: {alarm_type: [fall], tenant: acme}
-    steps:
-      - {offer: duty, timeout: 60}
-      - {notify: managers}
+    match: {alarm_types: [fall], tenants: [acme]}
+    steps: *steps
     callback: {attempts: 3, spacing: 20}
+    triggers: {dispatch: {notify: managers, message: "Alarm for {agent}"}}
+  - name: default
+    steps: *steps
 """
 
 

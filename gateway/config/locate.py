@@ -17,6 +17,9 @@ from pydantic import ValidationError
 from gateway.config.errors import ConfigError, ConfigIssue, KeyPath
 
 LineMap = dict[KeyPath, int]
+MAX_YAML_VALUES = 100_000
+"""Values a YAML file may stand for once its aliases are followed; a few aliases of
+aliases can otherwise make a small file expand to billions (a "billion laughs")."""
 
 
 # --- YAML -----------------------------------------------------------------------------
@@ -37,10 +40,47 @@ def load_yaml(text: str, file: str) -> tuple[Any, LineMap]:
         raise ConfigError([ConfigIssue(file, line, (), f"YAML syntax error: {problem}")]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigIssue(file, None, (), f"YAML syntax error: {exc}")]) from None
+    except RecursionError:
+        raise ConfigError([ConfigIssue(file, None, (), "YAML nested too deeply")]) from None
     lines: LineMap = {}
     if node is not None:
+        _check_expansion(node, file)
         _walk_yaml(node, (), lines)
     return data, lines
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node, file: str) -> None:
+    """Refuse an alias inside the node it names, and files expanding past MAX_YAML_VALUES.
+
+    Each node's expanded size is computed once (aliases share nodes), so this costs
+    the size of the file, not of its expansion.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    pending: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while pending:
+        node, children_done = pending.pop()
+        if children_done:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[id(node)] > MAX_YAML_VALUES:
+                message = f"expands to more than {MAX_YAML_VALUES} values through YAML aliases"
+                raise ConfigError([ConfigIssue(file, node.start_mark.line + 1, (), message)])
+        elif id(node) in open_nodes:
+            message = "a YAML alias refers to a node that contains it"
+            raise ConfigError([ConfigIssue(file, node.start_mark.line + 1, (), message)])
+        elif id(node) not in sizes:
+            open_nodes.add(id(node))
+            pending.append((node, True))
+            pending.extend((child, False) for child in _children(node))
 
 
 def _walk_yaml(node: yaml.Node, path: KeyPath, lines: LineMap) -> None:
@@ -77,6 +117,8 @@ def load_toml(text: str, file: str) -> tuple[dict[str, Any], LineMap]:
         match = re.search(r"line (\d+)", str(exc))
         line = int(match.group(1)) if match else None
         raise ConfigError([ConfigIssue(file, line, (), f"TOML syntax error: {exc}")]) from None
+    except RecursionError:
+        raise ConfigError([ConfigIssue(file, None, (), "TOML nested too deeply")]) from None
     lines: LineMap = {}
     table: KeyPath = ()
     array_counts: dict[KeyPath, int] = {}
