@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
+from sqlalchemy.exc import OperationalError
 
 from gateway.advisor import SpeechAdvisor
 from gateway.api import (
@@ -25,7 +26,7 @@ from gateway.api import (
     routes_stations,
     routes_system,
 )
-from gateway.api.errors import ApiError, NotFoundError
+from gateway.api.errors import ApiError, NotFoundError, storage_unavailable
 from gateway.api.keys import (
     BUS,
     CLOCK,
@@ -79,6 +80,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ApiError as exc:
         return exc.response()
+    except OperationalError as exc:  # locked past the busy timeout, disk full, database gone
+        refusal = storage_unavailable(exc)
+        log.error(refusal.message, extra={"path": request.path, "method": request.method})
+        return refusal.response()
     except web.HTTPException as exc:
         if exc.status == 404:
             return NotFoundError(f"no route {request.method} {request.path}").response()

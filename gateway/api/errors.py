@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 
 from gateway.api.schemas import ErrorBody, ErrorDetail, ErrorOut
 
@@ -73,6 +74,16 @@ class Unavailable(ApiError):
 
     status = 503
     code = "refused"
+
+
+def storage_unavailable(exc: OperationalError) -> Unavailable:
+    """503 naming the database's own cause (locked, disk full, gone).
+
+    The store runs each request as one transaction, so a failed one left nothing
+    behind: the client may retry (a phone with the same Idempotency-Key).
+    """
+    cause = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+    return Unavailable(f"the database cannot take this request now: {cause}; nothing was stored")
 
 
 class UnsupportedMediaType(ApiError):

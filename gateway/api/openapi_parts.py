@@ -19,7 +19,8 @@ _ERRORS = {
     413: "Body too large",
     415: "Not JSON",
     422: "A field is invalid; the message names it",
-    503: "A subsystem it needs is not running (e.g. the SIP voice channel)",
+    503: "A subsystem it needs is not running (the SIP voice channel), or the database cannot"
+    " take the request now (locked, disk full); nothing was stored, retry",
 }
 
 
