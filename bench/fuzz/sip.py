@@ -90,13 +90,16 @@ async def run(minutes: float, seed: int) -> dict[str, object]:
             batches += 1
             messages += len(sent)
             problem = await asyncio.to_thread(healthy, probe)
-            if problem is None and supervisor.worker_pid(0) != pid:
-                problem = "the worker process was restarted"
+            if supervisor.worker_pid(0) != pid or handler.deaths:
+                problem = f"the worker died ({problem or 'then answered again'})"
             if problem is not None:
                 findings.append({"batch": batches, "problem": problem,
-                                 "inputs_hex": [m.hex() for m in sent[-20:]]})  # fmt: skip
+                                 "inputs_hex": [m.hex() for m in sent]})  # fmt: skip
                 print(f"FINDING batch {batches}: {problem}", file=sys.stderr)
-                await asyncio.sleep(2)  # let a restarted worker come back
+                handler.deaths.clear()
+                async with asyncio.timeout(120):  # a dead worker comes back after its back-off
+                    while not supervisor.worker_ports()[0]:  # noqa: ASYNC110
+                        await asyncio.sleep(0.2)
                 pid = supervisor.worker_pid(0)
                 probe.close()
                 probe = Probe.open(("127.0.0.1", supervisor.worker_ports()[0]))
@@ -110,7 +113,7 @@ async def run(minutes: float, seed: int) -> dict[str, object]:
         "runs": messages,
         "batches": batches,
         "offered_to_handler": handler.offered,
-        "worker_deaths": len(handler.deaths),
+        "worker_deaths": sum("died" in str(f["problem"]) for f in findings),
         "unhandled": len(findings),
         "clean_exit": all(code == 0 for code in codes.values()),
         "findings": findings,

@@ -42,11 +42,32 @@ def load_yaml(text: str, file: str) -> tuple[Any, LineMap]:
         raise ConfigError([ConfigIssue(file, None, (), f"YAML syntax error: {exc}")]) from None
     except RecursionError:
         raise ConfigError([ConfigIssue(file, None, (), "YAML nested too deeply")]) from None
+    except ValueError as exc:  # a date or time PyYAML matched but cannot build (month 0)
+        line = _bad_timestamp_line(node)
+        raise ConfigError([ConfigIssue(file, line, (), f"invalid YAML value: {exc}")]) from None
     lines: LineMap = {}
     if node is not None:
         _check_expansion(node, file)
         _walk_yaml(node, (), lines)
     return data, lines
+
+
+def _bad_timestamp_line(root: yaml.Node | None) -> int | None:
+    """The line of the first date or time scalar that cannot be built."""
+    pending = [root] if root is not None else []
+    seen: set[int] = set()
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                yaml.SafeLoader("").construct_yaml_timestamp(node)
+            except ValueError:
+                return int(node.start_mark.line) + 1
+        pending.extend(reversed(_children(node)))
+    return None
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:

@@ -133,3 +133,8 @@ def test_aliases_sharing_a_small_value_still_load() -> None:
 )
 def test_deep_nesting_is_refused_not_a_recursion_error(text: str, parse: str, message: str) -> None:
     assert refusal(text, parse) == message
+
+
+def test_an_impossible_date_is_refused_with_its_line_not_a_value_error() -> None:
+    text = "holidays:\n  fr:\n    - 2026-01-01\n    - 2027-00-01\n"
+    assert refusal(text) == "plan.yaml:4: invalid YAML value: month must be in 1..12"
