@@ -36,6 +36,7 @@ from tests.web.test_browser import MISSING_STRINGS, log_in, raise_alarm
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 SHOTS = os.environ.get("GW_SCREENSHOTS")
 REFUSED = "Failed to load resource: the server responded with a status of {} (Unprocessable Entity)"
+DIABETIC = "Diabetic: ask whether they have eaten; sugar is in the left pocket"
 HOSTILE = '<img src=x onerror="window.pwned=1">'  # shown as text, never run
 
 
@@ -140,16 +141,20 @@ async def test_instructions_and_contacts_entered_by_an_admin_brief_the_operator(
     page, errors = admin
     assert await page.evaluate(MISSING_STRINGS) == []
     form = page.locator("#instruction-form")
-    await form.locator("[name=text]").fill(f"Agent is diabetic {HOSTILE}")
+    await form.locator("[name=text]").fill(DIABETIC)
     await form.locator("[name=device_id]").fill("phone-1")
     await form.locator("input[value=fall]").check()
     await form.locator("button[type=submit]").click()
     rows = page.locator("#instruction-list tbody tr")
-    await expect(rows).to_have_count(1)
     await expect(rows.first.locator("td")).to_have_text(
-        ["Device: phone-1", "Fall", f"Agent is diabetic {HOSTILE}", "Delete"]
+        ["Device: phone-1", "Fall", DIABETIC, "Delete"]
     )
     await shoot(page, "admin-instructions.png")
+    await form.locator("[name=text]").fill(HOSTILE)  # for everyone, every alarm type
+    await form.locator("button[type=submit]").click()
+    await expect(rows.nth(1).locator("td")).to_have_text(
+        ["everyone", "all types", HOSTILE, "Delete"]
+    )
 
     await page.click('#tabs a[href="#contacts"]')
     form = page.locator("#contact-form")
@@ -170,21 +175,21 @@ async def test_instructions_and_contacts_entered_by_an_admin_brief_the_operator(
             "Delete",
         ]
     )
+    await shoot(page, "admin-contacts.png")
     await form.locator("[name=name]").fill("Nobody")  # no way to reach them: refused, named
     await form.locator("button[type=submit]").click()
     await expect(page.locator("#error")).to_contain_text(
         "give at least one of phone, sip_uri or webhook_url"
     )
-    await shoot(page, "admin-contacts.png")
 
     # phone-1's fall alarm gets the instruction; the contact is for the Lyon phone only
     alarm_id = await raise_alarm(gateway, "fall")
     briefing = await operator_get(gateway, f"/api/v1/alarms/{alarm_id}/briefing")
-    assert [i["text"] for i in briefing["instructions"]] == [f"Agent is diabetic {HOSTILE}"]
+    assert [i["text"] for i in briefing["instructions"]] == [DIABETIC, HOSTILE]
     assert briefing["contacts"] == []
     _, alarm_id = await alarm_from(gateway, "device-token-2")
     briefing = await operator_get(gateway, f"/api/v1/alarms/{alarm_id}/briefing")
-    assert briefing["instructions"] == []
+    assert [i["text"] for i in briefing["instructions"]] == [HOSTILE]
     assert [(c["name"], c["rank"]) for c in briefing["contacts"]] == [("Ana", 2)]
 
     await page.select_option("#lang", "fr")
@@ -193,11 +198,11 @@ async def test_instructions_and_contacts_entered_by_an_admin_brief_the_operator(
     await expect(page.locator("#instruction-list tbody td").first).to_have_text(
         "Terminal : phone-1"
     )
-    delete = page.locator("#instruction-list tbody button")
+    delete = page.locator("#instruction-list tbody button").first
     await delete.click()
     await expect(delete).to_have_text("Cliquez encore pour confirmer")
     await delete.click()
-    await expect(page.locator("#instruction-list tbody")).to_have_text("Rien pour l'instant.")
+    await expect(rows.locator("td").first).to_have_text("tous")
     assert await page.evaluate("window.pwned") is None
     assert errors == [REFUSED.format(422)]  # the unreachable contact, and nothing else
 
@@ -214,7 +219,6 @@ async def test_a_rotated_token_is_shown_once_and_the_old_one_is_refused(
     await expect(box).to_be_visible()
     token = await box.locator("input").input_value()
     assert len(token) >= 32
-    await shoot(page, "admin-token.png")
     await box.locator("button[type=submit]").click()
     await expect(box).to_be_hidden()
     await expect(page.locator("#secret input")).to_have_count(0)  # forgotten with the box
@@ -362,6 +366,7 @@ async def test_an_agent_is_added_and_edited_then_given_a_device_whose_secrets_sh
         ["Device token", "SIP user name", "SIP password", "SIP realm"]
     )
     token = await box.locator("input").first.input_value()
+    await shoot(page, "admin-device-secrets.png")
     await box.locator("button[type=submit]").click()
     await expect(page.locator("#secret input")).to_have_count(0)
     assert (await alarm_from(gateway, token))[0] == 201
