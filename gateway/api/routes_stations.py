@@ -20,6 +20,7 @@ from gateway.api.keys import JOURNAL, VOICE
 from gateway.api.request import parse_json, require_user
 from gateway.api.schemas import Body
 from gateway.api.tenancy import scoped_alarm
+from gateway.audit.record import audit
 from gateway.sip.bridge import LegMode
 from gateway.sip.errors import CallFailedError, NoCapacityError, UnknownCallError
 from gateway.sip.supervisor import SipSupervisor
@@ -81,6 +82,18 @@ async def join(request: web.Request) -> web.Response:
     except (CallFailedError, UnknownCallError) as exc:
         raise ConflictError(f"the station could not be joined: {exc}") from None
     await _record(request, alarm.id, ListenStarted(user.name, "sip", body.mode.value), user)
+    await audit(
+        request,
+        "talk.start" if body.mode is LegMode.TALK else "listen.start",
+        target=alarm.id,
+        tenant=alarm.tenant,
+        details={
+            "channel": "sip",
+            "mode": body.mode.value,
+            "station": body.uri,
+            "leg": leg.call_id,
+        },
+    )
     log.info(
         "station joined",
         extra={
@@ -105,17 +118,26 @@ async def set_mode(request: web.Request) -> web.Response:
     except UnknownCallError as exc:
         raise NotFoundError(f"no station leg {leg_id!r}: {exc}") from None
     await _record(request, alarm.id, Noted("audio.mode", f"station {leg_id}: {body.mode}"), user)
+    await audit(
+        request,
+        "talk.start" if body.mode is LegMode.TALK else "talk.stop",
+        target=alarm.id,
+        tenant=alarm.tenant,
+        details={"channel": "sip", "mode": body.mode.value, "leg": leg_id},
+    )
     return web.json_response(StationOut(leg_id=leg_id, mode=body.mode).model_dump(mode="json"))
 
 
 @routes.delete("/api/v1/alarms/{alarm_id}/stations/{leg_id}")
 async def leave(request: web.Request) -> web.Response:
     user = await require_user(request, *HANDLERS)
-    alarm_id = (await scoped_alarm(request, request.match_info["alarm_id"])).id
+    alarm = await scoped_alarm(request, request.match_info["alarm_id"])
     leg_id = request.match_info["leg_id"]
     try:
         await _supervisor(request).hangup(leg_id, 200)
     except UnknownCallError:
         raise NotFoundError(f"no station leg {leg_id!r}") from None
-    await _record(request, alarm_id, ListenEnded(user.name, "sip"), user)
+    await _record(request, alarm.id, ListenEnded(user.name, "sip"), user)
+    details = {"channel": "sip", "leg": leg_id}
+    await audit(request, "listen.stop", target=alarm.id, tenant=alarm.tenant, details=details)
     return web.Response(status=204)

@@ -11,6 +11,7 @@ from gateway.api.errors import ConflictError, Forbidden, NotFoundError
 from gateway.api.keys import CLOCK, STORE
 from gateway.api.request import parse_json, read_body, require_user
 from gateway.api.tenancy import scoped_alarm, scoped_device, tenant_scope
+from gateway.audit.record import audit
 from gateway.auth import token_hash
 from gateway.backoffice.rules import (
     AlarmContext,
@@ -63,10 +64,25 @@ async def _visible(request: web.Request, entries: list[E]) -> list[E]:
     return [e for e in entries if scope.allows(await _entry_tenant(store, e.scope))]
 
 
-async def _scoped_entry(request: web.Request, entries: list[E], entry_id: int, what: str) -> None:
-    """404 unless the entry exists and the admin may see it."""
-    if not any(e.id == entry_id for e in await _visible(request, entries)):
-        raise NotFoundError(f"no {what} {entry_id}")
+async def _scoped_entry(request: web.Request, entries: list[E], entry_id: int, what: str) -> E:
+    """The entry; 404 unless it exists and the admin may see it."""
+    for entry in await _visible(request, entries):
+        if entry.id == entry_id:
+            return entry
+    raise NotFoundError(f"no {what} {entry_id}")
+
+
+async def _audit_entry(request: web.Request, action: str, entry: Instruction | Contact) -> None:
+    """Audit an instruction or contact change: its id and scope (no names nor numbers)."""
+    scope = entry.scope
+    details = {"site": scope.site, "agent_group": scope.agent_group, "device_id": scope.device_id}
+    await audit(
+        request,
+        action,
+        target=str(entry.id),
+        tenant=await _entry_tenant(request.app[STORE], scope),
+        details={k: v for k, v in details.items() if v is not None},
+    )
 
 
 async def _check_scope(request: web.Request, scope: Scope) -> None:
@@ -96,6 +112,7 @@ async def add_instruction(request: web.Request) -> web.Response:
         )
     except Conflict as exc:
         raise ConflictError(str(exc)) from None
+    await _audit_entry(request, "admin.instruction.create", added)
     return _json(InstructionOut.of(added), 201)
 
 
@@ -110,13 +127,14 @@ async def list_instructions(request: web.Request) -> web.Response:
 async def delete_instruction(request: web.Request) -> web.Response:
     await require_user(request, Role.ADMIN)
     instruction_id = int(request.match_info["instruction_id"])
-    await _scoped_entry(
+    entry = await _scoped_entry(
         request, await request.app[STORE].instructions(), instruction_id, "instruction"
     )
     try:
         await request.app[STORE].delete_instruction(instruction_id)
     except NotFound as exc:
         raise NotFoundError(str(exc)) from None
+    await _audit_entry(request, "admin.instruction.delete", entry)
     return web.Response(status=204)
 
 
@@ -129,6 +147,7 @@ async def add_contact(request: web.Request) -> web.Response:
         added = await request.app[STORE].add_contact(body.contact(), request.app[CLOCK]())
     except Conflict as exc:
         raise ConflictError(str(exc)) from None
+    await _audit_entry(request, "admin.contact.create", added)
     return _json(ContactOut.of(added), 201)
 
 
@@ -143,11 +162,12 @@ async def list_contacts(request: web.Request) -> web.Response:
 async def delete_contact(request: web.Request) -> web.Response:
     await require_user(request, Role.ADMIN)
     contact_id = int(request.match_info["contact_id"])
-    await _scoped_entry(request, await request.app[STORE].contacts(), contact_id, "contact")
+    entry = await _scoped_entry(request, await request.app[STORE].contacts(), contact_id, "contact")
     try:
         await request.app[STORE].delete_contact(contact_id)
     except NotFound as exc:
         raise NotFoundError(str(exc)) from None
+    await _audit_entry(request, "admin.contact.delete", entry)
     return web.Response(status=204)
 
 
@@ -181,7 +201,8 @@ async def rotate_token(request: web.Request) -> web.Response:
     """A new token for the device; the old one is refused from this answer on."""
     await require_user(request, Role.ADMIN)
     await read_body(request)
-    device_id = (await scoped_device(request, request.match_info["device_id"])).id
+    device = await scoped_device(request, request.match_info["device_id"])
+    device_id = device.id
     token = new_secret()
     try:
         await request.app[STORE].rotate_device_token(device_id, token_hash(token))
@@ -189,6 +210,7 @@ async def rotate_token(request: web.Request) -> web.Response:
         raise NotFoundError(str(exc)) from None
     except Conflict as exc:
         raise ConflictError(str(exc)) from None
+    await audit(request, "admin.device.rotate", target=device_id, tenant=device.tenant)
     return _json(TokenOut(device_id=device_id, token=token))
 
 
@@ -202,4 +224,5 @@ async def revoke(request: web.Request) -> web.Response:
         await request.app[STORE].revoke_device(device.id, request.app[CLOCK]())
     except NotFound as exc:
         raise NotFoundError(str(exc)) from None
+    await audit(request, "admin.device.revoke", target=device.id, tenant=device.tenant)
     return web.Response(status=204)

@@ -14,6 +14,7 @@ from gateway.api.keys import JOURNAL, VOICE
 from gateway.api.request import parse_json, read_body, require_user
 from gateway.api.schemas import AlarmOut
 from gateway.api.tenancy import scoped_alarm
+from gateway.audit.record import audit
 from gateway.review.figures import DOUBT_REMOVED
 from gateway.store.errors import NotFound
 from gateway.store.records import AlarmRecord, Role, User
@@ -81,6 +82,8 @@ async def audio_offer(request: web.Request) -> web.Response:
     except SignallingError as exc:
         raise Invalid(str(exc)) from None
     await _record(request, alarm.id, ListenStarted(user.name, WEBRTC, "listen"), user)
+    details = {"channel": WEBRTC, "monitor": alarm.handler != user.name}
+    await audit(request, "listen.start", target=alarm.id, tenant=alarm.tenant, details=details)
     return web.json_response(AnswerOut(type="answer", sdp=sdp).model_dump())
 
 
@@ -97,6 +100,9 @@ async def audio_mode(request: web.Request) -> web.Response:
         request.app[HUB].set_talking(alarm.id, user.name, body.talk)
         mode = "talk" if body.talk else "listen"
         await _record(request, alarm.id, Noted(AUDIO_MODE, f"{WEBRTC}: {mode}"), user)
+        action = "talk.start" if body.talk else "talk.stop"
+        details = {"channel": WEBRTC}
+        await audit(request, action, target=alarm.id, tenant=alarm.tenant, details=details)
     return web.json_response(TalkOut(talk=body.talk).model_dump())
 
 
@@ -106,6 +112,8 @@ async def audio_hangup(request: web.Request) -> web.Response:
     user = await require_user(request, *HANDLERS)
     alarm = await scoped_alarm(request, request.match_info["alarm_id"])
     await request.app[HUB].close_leg(alarm.id, user.name)
+    details = {"channel": WEBRTC}
+    await audit(request, "listen.stop", target=alarm.id, tenant=alarm.tenant, details=details)
     return web.Response(status=204)
 
 

@@ -15,6 +15,7 @@ from gateway.api.keys import CLOCK, STORE
 from gateway.api.request import require_user
 from gateway.api.schemas import AlarmOut
 from gateway.api.tenancy import tenant_scope
+from gateway.audit.record import audit
 from gateway.review.figures import (
     AlarmFacts,
     GroupKey,
@@ -142,6 +143,8 @@ async def review_csv(request: web.Request) -> web.Response:
     """The matching alarms as CSV, oldest first, one row each."""
     query, found = await _search(request)
     name = f"alarms_{query.start.date()}_{(query.end - timedelta(days=1)).date()}.csv"
+    details = {**dict(request.query), "alarms": len(found)}
+    await audit(request, "export.review_csv", target=name, details=details)
     return web.Response(
         text=to_csv(f for _, f in found),
         content_type="text/csv",

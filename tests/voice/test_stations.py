@@ -76,5 +76,11 @@ async def test_station_listens_then_talks_and_every_step_is_in_the_timeline(
     told = [e.kind.value for e in await store.outbox_after(0)]
     assert "listen.started" in told
     assert "listen.ended" in told
+    audited = [(e.actor, e.source, e.action) for e in await store.audit_entries()]
+    assert audited == [
+        ("ana", "127.0.0.1", "listen.start"),
+        ("ana", "127.0.0.1", "talk.start"),
+        ("ana", "127.0.0.1", "listen.stop"),
+    ]
     invite = station.log().split("INVITE sip:", 1)[1].split("\n----", 1)[0]
     assert f"X-Alarm-Id: {alarm.id}" in invite
