@@ -26,7 +26,7 @@ from gateway.dc09.errors import Dc09Error
 from gateway.dialplan.load import load_plan_set, parse_plan_set
 from gateway.sip.sipmsg import offered_codecs, parse_headers, wideband_only
 
-QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+QUICK = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
