@@ -67,12 +67,15 @@ async def test_speech_worker_killed_mid_call_the_call_and_the_alarm_go_on(
     assert voice.phone_call(alarm.id) is not None
     await eventually(lambda: speech_workers() not in ([], [killed]), within=30)  # replaced
     assert await phone.wait() == 0  # the phone's call ran to its own hang-up
+    kinds: list[str] = []
     async with asyncio.timeout(10):
-        while "voice_lost" not in (kinds := [e.kind for e in stored.timeline]):
+        while "voice_lost" not in kinds:
             await asyncio.sleep(0.1)
-            stored = await store.get_alarm(alarm.id)
-            assert stored is not None
+            final = await store.get_alarm(alarm.id)
+            assert final is not None
+            kinds = [e.kind for e in final.timeline]
     assert kinds[:2] == ["raised", "voice_connected"]
     assert kinds.index("noted") < kinds.index("voice_lost")
     assert kinds.count("voice_lost") == 1
-    assert stored.state is AlarmState.RECEIVED
+    assert final is not None
+    assert final.state is AlarmState.RECEIVED
