@@ -18,6 +18,7 @@ from gateway.api.keys import STORE
 from gateway.app import make_app
 from gateway.auth import hash_password, token_hash
 from gateway.config.schema import (
+    DatabaseSection,
     DialplanSection,
     GatewaySection,
     Settings,
@@ -26,6 +27,8 @@ from gateway.config.schema import (
 )
 from gateway.store.records import Role
 
+# postgres_server, database_backend and database_url; each database test on its backend(s)
+pytest_plugins = ["tests.postgres"]
 Client = TestClient[web.Request, web.Application]
 AiohttpClient = Callable[..., Awaitable[Client]]
 PASSWORD = "correct horse battery"
@@ -49,10 +52,11 @@ async def eventually(condition: Callable[[], bool], within: float = 5.0) -> None
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, database_url: str) -> Settings:
     """Defaults in a temporary directory, without dialplans: API tests see only their own steps."""
     return Settings(
         gateway=GatewaySection(data_dir=tmp_path / "data"),
+        database=DatabaseSection(url=database_url),
         voice=VoiceSection(enabled=False),
         speech=SpeechSection(enabled=False),
         dialplan=DialplanSection(enabled=False),

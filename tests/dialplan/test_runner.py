@@ -107,8 +107,8 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    store = await Store.open(f"sqlite:///{tmp_path / 'd.sqlite3'}", reference_base="http://gw")
+async def rig(database_url: str) -> AsyncIterator[Rig]:
+    store = await Store.open(database_url, reference_base="http://gw")
     await store.add_device("phone-1", "x" * 64, datetime.now(UTC))
     bus = EventBus()
     messages: list[Message] = []

@@ -24,6 +24,8 @@ class GatewayProcess:
     process: subprocess.Popen[bytes] | None = None
     voice: bool = False
     """Start SIP and speech workers (SIP on ports the OS chooses); most tests need neither."""
+    database_url: str = ""
+    """The ``database_url`` fixture's URL; several processes given one URL share the database."""
 
     @property
     def config(self) -> Path:
@@ -35,6 +37,7 @@ class GatewayProcess:
                 f"[voice]\nenabled = {'true' if self.voice else 'false'}\n"
                 f"[speech]\nenabled = {'true' if self.voice else 'false'}\n"
                 "[sip]\nbase_port = 0\n"
+                f'[database]\nurl = "{self.database_url}"\n'
             )
         return path
 

@@ -39,11 +39,13 @@ def offered_to(gateway: GatewayProcess, token: str, staff: dict[str, str], n: in
     raise AssertionError("the alarm was never offered")
 
 
-def test_sighup_reloads_and_a_broken_plan_keeps_the_running_one(tmp_path: Path) -> None:
+def test_sighup_reloads_and_a_broken_plan_keeps_the_running_one(
+    tmp_path: Path, database_url: str
+) -> None:
     plans = tmp_path / "plans"
     plans.mkdir()
     (plans / "plan.yaml").write_text(PLAN.format(group="day-team"))
-    gateway = GatewayProcess(tmp_path)
+    gateway = GatewayProcess(tmp_path, database_url=database_url)
     gateway.config.write_text(gateway.config.read_text() + f'[dialplan]\ndirectory = "{plans}"\n')
     token = gateway.cli("device", "add", "phone-1")
     gateway.cli(

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
-    process = GatewayProcess(tmp_path)
+def gateway(tmp_path: Path, database_url: str) -> Iterator[GatewayProcess]:
+    process = GatewayProcess(tmp_path, database_url=database_url)
     yield process
     process.stop()
 

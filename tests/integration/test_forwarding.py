@@ -40,8 +40,8 @@ line = "1"
 
 
 @pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
-    process = GatewayProcess(tmp_path)
+def gateway(tmp_path: Path, database_url: str) -> Iterator[GatewayProcess]:
+    process = GatewayProcess(tmp_path, database_url=database_url)
     yield process
     process.stop()
 

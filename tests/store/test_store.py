@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,10 +24,8 @@ NOW = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(
-        f"sqlite:///{tmp_path / 'db.sqlite3'}", reference_base="https://gw.example/"
-    )
+async def store(database_url: str) -> AsyncIterator[Store]:
+    opened = await Store.open(database_url, reference_base="https://gw.example/")
     await opened.add_device("phone-1", "a" * 64, NOW, sip_uri="sip:p1@example.org")
     yield opened
     await opened.close()
@@ -47,8 +44,8 @@ def new_alarm(key: str | None = None, request_hash: str = "h") -> NewAlarm:
     )
 
 
-def test_migrations_produce_exactly_the_declared_schema(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+def test_migrations_produce_exactly_the_declared_schema(database_url: str) -> None:
+    engine = create_engine(database_url)
     with engine.begin() as conn:
         migrate.upgrade(conn)
         migrate.upgrade(conn)  # idempotent: a restart must not fail
