@@ -83,8 +83,10 @@ class OutboxRunner:
                     await self._store.outbox_backlog(cursor)
                 )
                 if not batch:
+                    # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), self._poll_s)
+                        async with asyncio.timeout(self._poll_s):
+                            await wake.wait()
                     wake.clear()
                     continue
                 for event in batch:
@@ -99,7 +101,7 @@ class OutboxRunner:
         """Deliver one event, retrying until acknowledged or dead-lettered."""
         extra = {"sink": name, "event_id": event.id, "alarm_id": event.alarm_id}
         if not self._wants(name, event):
-            await self._store.advance_cursor(name, event.id, skipped=True)
+            await self._advance(name, event.id, skipped=True)
             return
         failures = refusals = 0
         loop = asyncio.get_running_loop()
@@ -128,5 +130,14 @@ class OutboxRunner:
                 await asyncio.sleep(delay)
                 continue
             self._metrics.outbox_delivery_seconds.labels(name).observe(loop.time() - started)
-            await self._store.advance_cursor(name, event.id)
+            await self._advance(name, event.id)
             return
+
+    async def _advance(self, name: str, event_id: int, *, skipped: bool = False) -> None:
+        """Move the cursor, finishing even when stopped meanwhile: a clean stop re-sends nothing."""
+        advance = asyncio.ensure_future(self._store.advance_cursor(name, event_id, skipped=skipped))
+        try:
+            await asyncio.shield(advance)
+        except asyncio.CancelledError:
+            await advance
+            raise
