@@ -20,6 +20,7 @@ from gateway.app import make_app, utc_now
 from gateway.audit.export import ExportFormat, parse_bound, render
 from gateway.audit.verify import verify_log
 from gateway.auth import hash_password, token_hash
+from gateway.backoffice.agents import parse_csv
 from gateway.config.errors import ConfigError
 from gateway.config.load import check_all, load_settings
 from gateway.config.schema import Settings
@@ -97,6 +98,30 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="on trial: alarms handled end to end, never forwarded to the monitoring centre",
     )
+    add_tenant.add_argument(
+        "--licences", type=_licences, help="active devices allowed (default: unlimited)"
+    )
+
+    imports = sub.add_parser("import", help="bulk imports").add_subparsers(
+        dest="action", required=True
+    )
+    import_agents = with_config(
+        imports.add_parser(
+            "agents", help="agents and devices from CSV; every row checked before any is written"
+        )
+    )
+    import_agents.add_argument("file", type=Path, help="UTF-8 CSV (docs/backoffice.md)")
+    import_agents.add_argument(
+        "--partial", action="store_true", help="import the good rows even if others are bad"
+    )
+    import_agents.add_argument(
+        "--dry-run", action="store_true", help="check the file and say what would change"
+    )
+    import_agents.add_argument(
+        "--tokens-out",
+        type=Path,
+        help="write new devices' tokens and SIP passwords there (mode 600), not to stdout",
+    )
 
     user = sub.add_parser("user", help="manage staff accounts").add_subparsers(
         dest="action", required=True
@@ -152,7 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "audit":
         return asyncio.run(_audit(settings, args))
     if args.command == "tenant":
-        return asyncio.run(_add_tenant(settings, args.name, args.pilot))
+        return asyncio.run(_add_tenant(settings, args.name, args.pilot, args.licences))
+    if args.command == "import":
+        return asyncio.run(_import_agents(settings, args))
     if args.command == "device" and args.action == "add":
         return asyncio.run(_add_device(settings, args))
     if args.command == "device":
@@ -283,11 +310,18 @@ async def _change_device(settings: Settings, action: str, device_id: str) -> int
     return 0
 
 
-async def _add_tenant(settings: Settings, name: str, pilot: bool) -> int:
+def _licences(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a count of devices (0 or more), got {value!r}")
+    return int(value)
+
+
+async def _add_tenant(settings: Settings, name: str, pilot: bool, licences: int | None) -> int:
     store = await _open_store(settings)
     try:
-        await store.add_tenant(name, utc_now(), pilot=pilot)
-        await _record(store, "admin.tenant.create", name, tenant=name, details={"pilot": pilot})
+        await store.add_tenant(name, utc_now(), pilot=pilot, licences=licences)
+        details: dict[str, object] = {"pilot": pilot, "licences": licences}
+        await _record(store, "admin.tenant.create", name, tenant=name, details=details)
     except Conflict as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -297,6 +331,46 @@ async def _add_tenant(settings: Settings, name: str, pilot: bool) -> int:
         f"tenant {name!r} created{' (pilot: nothing forwarded)' if pilot else ''}", file=sys.stderr
     )
     return 0
+
+
+async def _import_agents(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 0 when every row is good, 1 when any is refused, 2 when the file is unreadable."""
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"{args.file}: cannot read it: {exc}", file=sys.stderr)
+        return 2
+    store = await _open_store(settings)
+    try:
+        result = await store.import_agents(
+            parse_csv(text),
+            utc_now(),
+            realm=settings.sip.realm,
+            partial=args.partial,
+            dry_run=args.dry_run,
+        )
+        if result.applied:
+            await _record(store, "admin.import.agents", args.file.name, details=result.counts())
+    finally:
+        await store.close()
+    for error in result.plan.errors:
+        print(f"{args.file}:{error.line}: {error.column or 'row'}: {error.reason}", file=sys.stderr)
+    print(result.summary(), file=sys.stderr)
+    if result.credentials:
+        secrets = result.credentials_csv()
+        if args.tokens_out is None:
+            print(secrets, end="")
+        else:
+            _write_private(args.tokens_out, secrets)
+            print(f"new devices' secrets written to {args.tokens_out}", file=sys.stderr)
+    return 1 if result.plan.errors else 0
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it holds secrets)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
 
 
 def _read_password(from_stdin: bool) -> str | None:

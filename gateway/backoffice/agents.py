@@ -11,9 +11,10 @@ transaction; applying the same file again finds everything unchanged.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 
 from gateway.auth import token_hash
@@ -319,6 +320,25 @@ class ImportResult:
     credentials: tuple[tuple[str, DeviceSecrets], ...] = ()
     """(device id, secrets) of each device created, to be shown once."""
     dry_run: bool = False
+
+    def counts(self) -> dict[str, object]:
+        """What the audit log keeps of an import: counts, never names or notes."""
+        plan = self.plan
+        return {
+            "rows": plan.rows,
+            "refused": plan.bad_lines,
+            "agents": asdict(plan.agent_counts),
+            "devices": asdict(plan.device_counts),
+        }
+
+    def credentials_csv(self) -> str:
+        """The new devices' secrets as CSV, to hand over to whoever sets up the phones."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(("device_id", "token", "sip_username", "sip_password"))
+        for device_id, secrets in self.credentials:
+            writer.writerow((device_id, secrets.token, secrets.sip_username, secrets.sip_password))
+        return out.getvalue()
 
     def summary(self) -> str:
         """One sentence saying what happened, for the API answer and the command line."""

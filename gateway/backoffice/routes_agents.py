@@ -291,11 +291,17 @@ async def _read_csv(request: web.Request) -> str:
         raise UnsupportedMediaType(
             f"expected Content-Type text/csv, got {request.content_type or 'none'}"
         )
-    body = await request.content.read(IMPORT_MAX_BYTES + 1)
-    if len(body) > IMPORT_MAX_BYTES:
+    if request.content_length is not None and request.content_length > IMPORT_MAX_BYTES:
         raise TooLarge(f"CSV file exceeds the limit of {IMPORT_MAX_BYTES} bytes; split it")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(1 << 16):  # one read() may stop short
+        size += len(chunk)
+        if size > IMPORT_MAX_BYTES:
+            raise TooLarge(f"CSV file exceeds the limit of {IMPORT_MAX_BYTES} bytes; split it")
+        chunks.append(chunk)
     try:
-        return body.decode("utf-8")
+        return b"".join(chunks).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ApiError(f"the file is not UTF-8 text (byte {exc.start})") from None
 
@@ -321,13 +327,7 @@ async def import_agents(request: web.Request) -> web.Response:
     )
     plan = result.plan
     if result.applied:
-        details = {
-            "mode": mode,
-            "rows": plan.rows,
-            "refused": plan.bad_lines,
-            "agents": CountsOut.of(plan.agent_counts).model_dump(),
-            "devices": CountsOut.of(plan.device_counts).model_dump(),
-        }
+        details = {"mode": mode, **result.counts()}
         tenants = {a.tenant for a in (*plan.new_agents, *plan.changed_agents)}
         tenant = next(iter(tenants)) if len(tenants) == 1 else None
         await audit(request, "admin.import.agents", tenant=tenant, details=details)

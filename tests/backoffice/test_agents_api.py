@@ -329,3 +329,13 @@ async def test_the_briefing_shows_the_agent_and_their_safety_notes(api: Api) -> 
         "safety_notes": "deaf; call by text first",
         "language": "en",
     }
+
+
+async def test_a_large_file_arrives_whole(api: Api) -> None:
+    """Several network reads: 1,500 rows (about 90 kB) all checked and imported."""
+    await call(api, "POST", "/api/v1/tenants", {"name": "north", "licences": 1500})
+    rows = "".join(f"a{i},Agent {i},north,site-{i % 7},,fr,,,d{i},\n" for i in range(1500))
+    status, body = await upload(api, HEADER + rows)
+    assert (status, body["rows"], body["devices"]["created"]) == (200, 1500, 1500)
+    status, north = await call(api, "GET", "/api/v1/tenants/north")
+    assert (north["used"], len(north["sites"])) == (1500, 7)
