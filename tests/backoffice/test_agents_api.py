@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from gateway.api.keys import STORE
+from gateway.api.keys import STORE, VOICE
 from gateway.auth import token_hash
+from gateway.backoffice.agents import DeviceSecrets
 from gateway.sip.digest import ha1
-from gateway.store.records import Role
+from gateway.store.errors import Conflict
+from gateway.store.records import Device, Role
 from tests.conftest import Api
 
 HEADER = "agent_id,name,tenant,site,agent_group,language,phone,safety_notes,device_id,sip_uri\n"
@@ -329,6 +332,9 @@ async def test_the_briefing_shows_the_agent_and_their_safety_notes(api: Api) -> 
         "safety_notes": "deaf; call by text first",
         "language": "en",
     }
+    voice = api.client.app[VOICE]
+    await voice._learn_language(alarm_id)  # as when the agent's call is answered
+    assert voice.language(alarm_id) == "en"  # the device has none: the agent's
 
 
 async def test_a_large_file_arrives_whole(api: Api) -> None:
@@ -339,3 +345,19 @@ async def test_a_large_file_arrives_whole(api: Api) -> None:
     assert (status, body["rows"], body["devices"]["created"]) == (200, 1500, 1500)
     status, north = await call(api, "GET", "/api/v1/tenants/north")
     assert (north["used"], len(north["sites"])) == (1500, 7)
+
+
+async def test_two_devices_added_at_once_cannot_share_the_last_licence(api: Api) -> None:
+    await call(api, "POST", "/api/v1/tenants", {"name": "north", "licences": 1})
+    await call(api, "POST", "/api/v1/agents", {"id": "a1", "name": "Ana", "tenant": "north"})
+    store, now = api.client.app[STORE], datetime.now(UTC)
+    results = await asyncio.gather(
+        *(
+            store.add_agent_device(f"d{i}", "a1", DeviceSecrets.issue(f"d{i}", "r"), now)
+            for i in range(2)
+        ),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["Conflict", "Device"]
+    assert any(isinstance(r, Conflict) for r in results)
+    assert any(isinstance(r, Device) and r.tenant == "north" for r in results)
