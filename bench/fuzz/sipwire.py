@@ -6,6 +6,7 @@ reach both with hostile input is to write datagrams by hand, as an attacker woul
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import time
@@ -256,3 +257,27 @@ class Probe:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def flood(target: tuple[str, int], seconds: float, rate: float, source: str) -> tuple[int, int]:
+    """Well-formed INVITEs, each a new call with SDP, from one ``source`` address at ``rate``
+    per second, answers read and dropped; returns (sent, answers received)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((source, 0))
+    sock.setblocking(False)
+    host, port = sock.getsockname()
+    local = (str(host), int(port))
+    start = time.monotonic()
+    sent = answers = 0
+    try:
+        while time.monotonic() - start < seconds:
+            with contextlib.suppress(BlockingIOError):
+                sock.sendto(invite(target, local).encode(), target)
+                sent += 1
+            with contextlib.suppress(BlockingIOError):
+                while sock.recv(65535):
+                    answers += 1
+            time.sleep(max(0.0, start + sent / rate - time.monotonic()))
+    finally:
+        sock.close()
+    return sent, answers
