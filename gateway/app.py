@@ -41,6 +41,7 @@ from gateway.api.keys import (
 from gateway.audit import routes as audit_routes
 from gateway.backoffice import routes as backoffice_routes
 from gateway.backoffice import routes_agents as backoffice_agents
+from gateway.backoffice import routes_privacy as backoffice_privacy
 from gateway.backoffice import routes_users as backoffice_users
 from gateway.backups import BackupCentres
 from gateway.bus import EventBus
@@ -54,7 +55,7 @@ from gateway.managers import ManagerNotifier
 from gateway.metrics import Metrics
 from gateway.outbox.events import OutboxEvent
 from gateway.outbox.runner import OutboxRunner, Sink
-from gateway.recorder import CallRecorder, purge
+from gateway.recorder import CallRecorder, purge, purge_transcripts
 from gateway.sip.supervisor import SipSupervisor
 from gateway.speech.service import SpeechConfig, SpeechService
 from gateway.speech.stt import SttKind
@@ -187,6 +188,26 @@ async def _recording_ctx(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(recorder.close_all)
 
 
+async def _transcript_retention_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Blank the words of transcripts past their retention, whether speech runs or not."""
+    settings = app[SETTINGS]
+
+    async def purge_forever() -> None:
+        while True:
+            retention = settings.speech.transcript_retention_days
+            try:
+                await purge_transcripts(app[STORE], retention, app[CLOCK]())
+            except Exception:  # the next round tries again; alarms never wait on this
+                log.exception("transcript purge failed")
+            await asyncio.sleep(settings.recording.purge_interval_s)
+
+    purger = asyncio.create_task(purge_forever(), name="transcript-purge")
+    yield
+    purger.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await purger
+
+
 async def _speech_ctx(app: web.Application) -> AsyncIterator[None]:
     """Speech analysis of alarm calls; a missing model degrades it, never the alarms."""
     settings = app[SETTINGS].speech
@@ -286,6 +307,7 @@ def make_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_outbox_ctx)
     app.cleanup_ctx.append(_voice_ctx)
+    app.cleanup_ctx.append(_transcript_retention_ctx)
     if settings.recording.enabled:
         app.cleanup_ctx.append(_recording_ctx)
     if settings.speech.enabled:
@@ -304,6 +326,7 @@ def make_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web
         audit_routes,
         backoffice_agents,
         backoffice_users,
+        backoffice_privacy,
     ):
         app.add_routes(module.routes)
     install_console(app)

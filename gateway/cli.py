@@ -21,6 +21,7 @@ from gateway.audit.export import ExportFormat, parse_bound, render
 from gateway.audit.verify import verify_log
 from gateway.auth import hash_password, token_hash
 from gateway.backoffice.agents import parse_csv
+from gateway.backoffice.personal import erase_personal_data, export_personal_data
 from gateway.config.errors import ConfigError
 from gateway.config.load import check_all, load_settings
 from gateway.config.schema import Settings
@@ -150,6 +151,15 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--from", dest="start", help="first day (2026-12-01) or time, UTC")
     export.add_argument("--to", dest="end", help="last day (included) or time (excluded), UTC")
     export.add_argument("--format", choices=[f.value for f in ExportFormat], default="csv")
+
+    agent = sub.add_parser("agent", help="one agent's personal data").add_subparsers(
+        dest="action", required=True
+    )
+    for action, text in (
+        ("export", "print everything held about the agent as JSON (right of access)"),
+        ("erase", "erase name, phone, notes, positions, transcripts and recordings"),
+    ):
+        with_config(agent.add_parser(action, help=text)).add_argument("id", help="agent id")
     return parser
 
 
@@ -176,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _models(settings, args)
     if args.command == "audit":
         return asyncio.run(_audit(settings, args))
+    if args.command == "agent":
+        return asyncio.run(_personal_data(settings, args.action, args.id))
     if args.command == "tenant":
         return asyncio.run(_add_tenant(settings, args.name, args.pilot, args.licences))
     if args.command == "import":
@@ -404,6 +416,37 @@ async def _add_user(
         await store.close()
     seeing = ", ".join(sorted(tenant_names)) or "every tenant"
     print(f"{role.value} {name!r} created, seeing {seeing}", file=sys.stderr)
+    return 0
+
+
+async def _personal_data(settings: Settings, action: str, agent_id: str) -> int:
+    """``agent export`` (JSON on stdout) or ``agent erase``; both audited."""
+    store = await _open_store(settings)
+    data_dir = settings.gateway.data_dir
+    try:
+        if action == "export":
+            found = await export_personal_data(store, data_dir, agent_id)
+            if found is None:
+                print(f"no agent {agent_id!r}", file=sys.stderr)
+                return 1
+            sys.stdout.write(found.model_dump_json(indent=2) + "\n")
+            details: dict[str, object] = {"alarms": len(found.alarms)}
+            await _record(store, "privacy.export", agent_id, details=details)
+            return 0
+        try:
+            done = await erase_personal_data(store, data_dir, agent_id, utc_now())
+        except NotFound as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        details = {"alarms": len(done.alarms), "recordings": len(done.recordings_removed)}
+        await _record(store, "privacy.erase", agent_id, details=details)
+    finally:
+        await store.close()
+    print(
+        f"agent {agent_id!r} erased: {len(done.alarms)} alarms kept anonymous, "
+        f"{len(done.recordings_removed)} recordings deleted",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -3,7 +3,9 @@
 Each call an alarm receives is written to ``<data_dir>/recordings/<alarm id>/``
 as a stereo WAV (phone left, operator right) by a writer thread, so the event
 loop never waits on the disk. Recordings older than the retention period
-(default 180 days, CNIL: at most 6 months) are purged and each removal logged.
+(default 180 days, CNIL: at most 6 months) are purged and each removal logged;
+so are the words of transcripts (``[speech] transcript_retention_days``, default
+one year), while the fact that something was said, and when, stays.
 """
 
 from __future__ import annotations
@@ -11,13 +13,17 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.media.pcm import Resampler, to_pcm, to_samples
 from gateway.media.recording import RecordingWriter
+
+if TYPE_CHECKING:
+    from gateway.store.store import Store
 
 log = logging.getLogger("gateway.recording")
 
@@ -84,8 +90,43 @@ class CallRecorder:
         return writer
 
     def recordings(self, alarm_id: str) -> list[Path]:
-        folder = self.directory / alarm_id
-        return sorted(folder.glob("*.wav")) if folder.is_dir() else []
+        return recordings_of(self.directory, alarm_id)
+
+
+def recordings_of(directory: Path, alarm_id: str) -> list[Path]:
+    """The alarm's recordings under ``directory`` (``<data_dir>/recordings``), oldest first."""
+    folder = directory / alarm_id
+    return sorted(folder.glob("*.wav")) if folder.is_dir() else []
+
+
+def erase_recordings(directory: Path, alarm_ids: Iterable[str]) -> list[Path]:
+    """Delete every recording of these alarms (personal data erasure); what was removed."""
+    removed = []
+    for alarm_id in alarm_ids:
+        for path in recordings_of(directory, alarm_id):
+            path.unlink()
+            removed.append(path)
+            log.info("recording erased", extra={"file": str(path), "alarm_id": alarm_id})
+        if (directory / alarm_id).is_dir() and not any((directory / alarm_id).iterdir()):
+            os.rmdir(directory / alarm_id)
+    return removed
+
+
+async def purge_transcripts(store: Store, retention_days: float, now: datetime) -> dict[str, int]:
+    """Blank the words of alarms closed more than ``retention_days`` ago, logging what went.
+
+    Returns alarm id -> timeline entries blanked.
+    """
+    purged = await store.purge_transcripts(now - timedelta(days=retention_days))
+    if purged:
+        log.info(
+            "transcripts purged after %g days: %d entries of %d alarms",
+            retention_days,
+            sum(purged.values()),
+            len(purged),
+            extra={"alarm_ids": sorted(purged), "entries": sum(purged.values())},
+        )
+    return purged
 
 
 @dataclass(frozen=True, slots=True)

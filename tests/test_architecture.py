@@ -31,8 +31,8 @@ IO_MODULES = {
 PURE = [
     "alarm",
     "audit/chain.py",
-    "backoffice/agents.py",
     "audit/export.py",
+    "backoffice/agents.py",
     "dialplan",
     "dc09/buffer.py",
     "dc09/content.py",
@@ -62,6 +62,7 @@ PURE = [
     "web/presence.py",
     "web/access.py",
     "tenancy.py",
+    "privacy.py",
     "config/errors.py",
     "ids.py",
 ]

@@ -36,6 +36,14 @@ class DatabaseSection(Section):
     """SQLAlchemy URL; empty means SQLite at ``<data_dir>/gateway.sqlite3``."""
     sqlite_synchronous: Literal["full", "normal"] = "full"
     """``full`` survives power loss; ``normal`` survives a process crash only."""
+    pool_size: int = Field(8, ge=1, le=100)
+    """PostgreSQL: connections kept open (and parallel write transactions), plus 4 readers."""
+    instance_id: str = Field("", max_length=64)
+    """This instance among several on one database; empty: ``<hostname>:<http port>``."""
+    heartbeat_s: float = Field(2.0, gt=0, le=60)
+    """How often the instance tells the others it is alive."""
+    takeover_after_s: float = Field(10.0, gt=0, le=600)
+    """An instance silent this long is dead: the others take over its alarms and sinks."""
 
     @field_validator("url")
     @classmethod
@@ -68,6 +76,8 @@ class SpeechSection(Section):
     """Language -> CTranslate2 Whisper model folder, e.g. {fr = "models/whisper-base"}."""
     vosk_models: dict[str, Path] = {}
     """Language -> Vosk model folder, e.g. {fr = "models/vosk-model-small-fr-0.22"}."""
+    transcript_retention_days: float = Field(365, gt=0, le=3650)
+    """Words transcribed from calls of alarms closed longer ago are blanked (CNIL: 1 year)."""
 
 
 class RecordingSection(Section):

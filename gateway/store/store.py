@@ -54,6 +54,15 @@ from gateway.backoffice.agents import (
 from gateway.backoffice.rules import Contact, Instruction, Scope, parse_window
 from gateway.ids import new_alarm_id
 from gateway.outbox.events import EventKind, OutboxEvent
+from gateway.privacy import (
+    REMOVED,
+    TRANSCRIPT_KINDS,
+    PersonalData,
+    anonymised_payload,
+    erased_entry,
+    payload_without_words,
+    without_transcript,
+)
 from gateway.store import migrate
 from gateway.store.errors import Conflict, NotFound, StoreError
 from gateway.store.records import AlarmRecord, Device, NewAlarm, Role, Tenant, User
@@ -88,23 +97,31 @@ class Store:
     has one writer at a time, so writes go through a single writer thread.
     """
 
-    def __init__(self, engine: Engine, reference_base: str) -> None:
+    def __init__(self, engine: Engine, reference_base: str, pool_size: int = 8) -> None:
         self._engine = engine
         self._reference_base = reference_base.rstrip("/")
         sqlite = engine.dialect.name == "sqlite"
-        self._writer = ThreadPoolExecutor(1 if sqlite else 8, thread_name_prefix="store-write")
+        writers = 1 if sqlite else pool_size
+        self._writer = ThreadPoolExecutor(writers, thread_name_prefix="store-write")
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="store-read")
         # token hash -> (device, monotonic expiry): every alarm request authenticates its device
         self._device_cache: dict[str, tuple[Device, float]] = {}
         self._outbox_signals: list[asyncio.Event] = []
         self._closed = False
+        self.instance_id: str | None = None
+        """The gateway instance using the store: alarms raised through it are its own."""
 
     @classmethod
     async def open(
-        cls, url: str, *, reference_base: str, sqlite_synchronous: str = "full"
+        cls,
+        url: str,
+        *,
+        reference_base: str,
+        sqlite_synchronous: str = "full",
+        pool_size: int = 8,
     ) -> Store:
         """Connect and migrate to the current schema."""
-        engine = create_engine(url, pool_size=8, max_overflow=4, pool_pre_ping=True)
+        engine = create_engine(url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True)
         if engine.dialect.name == "sqlite":
             _tune_sqlite(engine, sqlite_synchronous)
 
@@ -113,7 +130,16 @@ class Store:
                 migrate.upgrade(conn)
 
         await asyncio.to_thread(upgrade)
-        return cls(engine, reference_base)
+        return cls(engine, reference_base, pool_size)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``: what only one backend can do (LISTEN/NOTIFY)."""
+        return self._engine.dialect.name
+
+    async def transaction(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` as one write transaction (steps from ``gateway.store.instances``)."""
+        return await self._write(work)
 
     async def close(self) -> None:
         self._closed = True
@@ -379,6 +405,84 @@ class Store:
             conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
 
         await self._write(write)
+
+    # --- privacy: retention, access and erasure of personal data ---------------------
+
+    async def purge_transcripts(self, closed_before: datetime) -> dict[str, int]:
+        """Replace the words of alarms closed before ``closed_before``; entries stay.
+
+        Returns alarm id -> timeline entries changed (already purged ones are not
+        counted again). The cue events' copies in the outbox lose their words too.
+        """
+        old = select(alarms.c.id).where(alarms.c.closed_at < closed_before)
+        entries = select(
+            timeline.c.id, timeline.c.alarm_id, timeline.c.kind, timeline.c.data
+        ).where(timeline.c.alarm_id.in_(old), timeline.c.kind.in_([*TRANSCRIPT_KINDS, "noted"]))
+        cues = select(outbox.c.id, outbox.c.payload).where(
+            outbox.c.alarm_id.in_(old), outbox.c.kind == EventKind.CUE_DETECTED.value
+        )
+
+        def write(conn: Connection) -> dict[str, int]:
+            _rewrite_outbox(conn, cues, payload_without_words)
+            return _rewrite_timeline(conn, entries, without_transcript)
+
+        return await self._write(write)
+
+    async def personal_data(self, agent_id: str) -> PersonalData | None:
+        """The agent's record, devices and alarms with their timelines; None if unknown."""
+
+        def read(conn: Connection) -> PersonalData | None:
+            agent = conn.execute(select(agents).where(agents.c.id == agent_id)).first()
+            if agent is None:
+                return None
+            carried = conn.execute(
+                select(devices).where(devices.c.agent_id == agent_id).order_by(devices.c.id)
+            ).all()
+            raised = (
+                select(alarms.c.id)
+                .where(alarms.c.device_id.in_([d.id for d in carried]))
+                .order_by(alarms.c.received_at, alarms.c.id)
+            )
+            records = [_load(conn, alarm_id) for alarm_id in conn.execute(raised).scalars()]
+            return PersonalData(
+                _plain(agent),
+                [_plain(d, exclude=("token_hash", "sip_ha1")) for d in carried],
+                [r for r in records if r is not None],
+            )
+
+        return await self._read(read)
+
+    async def erase_agent(self, agent_id: str, now: datetime) -> list[str]:
+        """Remove the agent's name, phone, notes, device labels, and their alarms' positions
+        and words; the alarms stay as anonymous statistics. Idempotent; returns the ids of
+        their alarms. Raises NotFound.
+        """
+        carried = select(devices.c.id).where(devices.c.agent_id == agent_id)
+        theirs = select(alarms.c.id).where(alarms.c.device_id.in_(carried))
+        entries = select(
+            timeline.c.id, timeline.c.alarm_id, timeline.c.kind, timeline.c.data
+        ).where(timeline.c.alarm_id.in_(theirs))
+        events = select(outbox.c.id, outbox.c.payload).where(outbox.c.alarm_id.in_(theirs))
+
+        def write(conn: Connection) -> list[str]:
+            erased = conn.execute(
+                update(agents)
+                .where(agents.c.id == agent_id)
+                .values(name=REMOVED, phone=None, safety_notes=None, updated_at=now)
+            )
+            if erased.rowcount == 0:
+                raise NotFound(f"no agent {agent_id!r}")
+            conn.execute(update(devices).where(devices.c.agent_id == agent_id).values(label=None))
+            conn.execute(
+                update(alarms)
+                .where(alarms.c.id.in_(theirs))
+                .values(lat=None, lon=None, accuracy_m=None)
+            )
+            _rewrite_timeline(conn, entries, erased_entry)
+            _rewrite_outbox(conn, events, anonymised_payload)
+            return list(conn.execute(theirs.order_by(alarms.c.id)).scalars())
+
+        return await self._write(write)
 
     async def delete_session(self, token_hash: str) -> None:
         statement = delete(sessions).where(sessions.c.token_hash == token_hash)
@@ -730,6 +834,7 @@ class Store:
                     pilot=where.pilot,
                     site=where.site,
                     agent_group=where.agent_group,
+                    owner=self.instance_id,
                 )
             )
             stored = replace(
@@ -1053,17 +1158,13 @@ class Store:
         content = canonical_details(details)
 
         def write(conn: Connection) -> AuditEntry:
-            if conn.dialect.name == "postgresql":
-                conn.execute(select(func.pg_advisory_xact_lock(AUDIT_LOCK)))
-            else:  # a no-op write: SQLite takes its write lock before the read below
-                conn.execute(update(audit_log).where(audit_log.c.id == -1).values(actor=""))
-            last = select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
-            prev_hash = conn.execute(last).scalar_one_or_none() or GENESIS
+            postgresql = conn.dialect.name == "postgresql"
+            conn.execute(_AUDIT_PG_LOCK if postgresql else _AUDIT_SQLITE_LOCK)
+            prev_hash = conn.execute(_AUDIT_LAST_HASH).scalar_one_or_none() or GENESIS
             entry = AuditEntry(0, at, actor, source, action, target, tenant, content, prev_hash, "")
             entry = replace(entry, hash=entry_hash(entry))
             values = {f: getattr(entry, f) for f in _AUDIT_FIELDS}
-            statement = insert(audit_log).values(**values).returning(audit_log.c.id)
-            return replace(entry, id=int(conn.execute(statement).scalar_one()))
+            return replace(entry, id=int(conn.execute(_AUDIT_INSERT, values).scalar_one()))
 
         return await self._write(write)
 
@@ -1346,6 +1447,11 @@ def _instruction(row: Row[Any]) -> Instruction:
 
 
 _AUDIT_FIELDS = tuple(f.name for f in fields(AuditEntry) if f.name != "id")
+_AUDIT_PG_LOCK = select(func.pg_advisory_xact_lock(AUDIT_LOCK))
+# a no-op write: SQLite takes its write lock before the last hash is read
+_AUDIT_SQLITE_LOCK = update(audit_log).where(audit_log.c.id == -1).values(actor="")
+_AUDIT_LAST_HASH = select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
+_AUDIT_INSERT = insert(audit_log).returning(audit_log.c.id)
 
 
 def _audit_entry(row: Row[Any]) -> AuditEntry:
@@ -1370,6 +1476,42 @@ def _contact(row: Row[Any]) -> Contact:
 def _user(row: Row[Any], tenant_names: frozenset[str] = frozenset()) -> User:
     disabled = row.disabled_at is not None
     return User(row.id, row.name, Role(row.role), row.password_hash, tenant_names, disabled)
+
+
+def _rewrite_timeline(
+    conn: Connection,
+    entries: Select[Any],
+    change: Callable[[str, Mapping[str, Any]], dict[str, Any] | None],
+) -> dict[str, int]:
+    """Apply ``change`` to each entry (id, alarm_id, kind, data); alarm id -> entries changed."""
+    changed: dict[str, int] = {}
+    for row in conn.execute(entries).all():
+        data = change(row.kind, row.data)
+        if data is not None:
+            conn.execute(update(timeline).where(timeline.c.id == row.id).values(data=data))
+            changed[row.alarm_id] = changed.get(row.alarm_id, 0) + 1
+    return changed
+
+
+def _rewrite_outbox(
+    conn: Connection,
+    events: Select[Any],
+    change: Callable[[Mapping[str, Any]], dict[str, Any] | None],
+) -> None:
+    """Apply ``change`` to each outbox payload (rows of id, payload)."""
+    for row in conn.execute(events).all():
+        payload = change(row.payload)
+        if payload is not None:
+            conn.execute(update(outbox).where(outbox.c.id == row.id).values(payload=payload))
+
+
+def _plain(row: Row[Any], exclude: Sequence[str] = ()) -> dict[str, Any]:
+    """A row as JSON-ready values (times in ISO 8601), without the ``exclude`` columns."""
+    return {
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in row._mapping.items()
+        if key not in exclude
+    }
 
 
 def _replace_user_tenants(conn: Connection, user_id: int, tenant_names: frozenset[str]) -> None:

@@ -262,6 +262,12 @@ TABLE: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/v1/agents/{agent_id}"): Row(
         Role.ADMIN, "/api/v1/agents/b-agent", Refused(404)
     ),
+    ("GET", "/api/v1/agents/{agent_id}/personal-data"): Row(
+        Role.ADMIN, "/api/v1/agents/b-agent/personal-data", Refused(404)
+    ),
+    ("POST", "/api/v1/agents/{agent_id}/erase"): Row(
+        Role.ADMIN, "/api/v1/agents/b-agent/erase", Refused(404)
+    ),
     ("POST", "/api/v1/imports/agents"): Row(
         Role.ADMIN,
         "/api/v1/imports/agents",
@@ -423,7 +429,9 @@ async def test_cross_tenant_attempts_on_every_route_are_refused_or_filtered(worl
     assert beta_phone is not None and beta_phone.revoked_at is None
     assert {c.name for c in await store.contacts()} == {"Alpha Boss", "Beta Boss"}
     assert len(await store.instructions()) == 2
-    assert await store.agent("b-agent") is not None
+    b_agent = await store.agent("b-agent")
+    assert b_agent is not None and b_agent.name == "Bob Beta"
+    assert (world.client.app[RECORDER].directory / world.ids["b_alarm"]).is_dir()
     op_beta = await store.user_by_name("op-beta")
     assert op_beta is not None and op_beta.tenants == {"beta"}
 
