@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -13,11 +12,6 @@ from gateway.audit.chain import GENESIS, verify_chain
 from gateway.store.store import Store
 
 NOW = datetime(2026, 12, 4, 23, 0, 0, 654321, tzinfo=UTC)
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'db.sqlite3'}"
 
 
 @pytest.fixture
