@@ -379,4 +379,23 @@ async def test_an_agent_is_added_and_edited_then_given_a_device_whose_secrets_sh
     await expect(box.locator("dt")).to_have_text(["SIP user name", "SIP password", "SIP realm"])
     await box.press("Escape")  # closing by the keyboard forgets them too
     await expect(page.locator("#secret input")).to_have_count(0)
+
+    # right of access, then erasure: the alarm stays, the person goes
+    await page.click('#tabs a[href="#agents"]')
+    row = page.locator("#agent-list tbody tr", has_text="z1")
+    await row.locator("button").nth(1).click()
+    await expect(page.locator("#personal-data")).to_contain_text('"safety_notes": "Works alone')
+    await expect(page.locator("#personal-data")).to_contain_text('"type": "fall"')
+    erase = row.locator("button").nth(2)
+    await erase.click()
+    await erase.click()
+    await expect(page.locator("#done")).to_contain_text("Personal data erased")
+    await expect(page.locator("#done")).to_contain_text("Alarms: 1")
+    await expect(page.locator("#personal")).to_be_hidden()
+    await expect(page.locator("#personal-data")).to_be_empty()
+    await expect(row.locator("td").nth(5)).to_have_text("–")  # the notes are gone
+    agent = await gateway.app[STORE].agent("z1")
+    assert agent is not None
+    assert (agent.phone, agent.safety_notes) == (None, None)
+    assert "Zoé" not in agent.name
     assert errors == []

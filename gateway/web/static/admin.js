@@ -4,7 +4,6 @@
 
 const $ = (id) => document.getElementById(id);
 const SCOPE = ["tenant", "site", "agent_group", "device_id"];
-const ROLES = ["operator", "supervisor", "admin"];
 const loaded = {};  // section -> last answer, to render again in another language; never secrets
 
 // ---- small helpers shared by every section ------------------------------------------------
@@ -191,6 +190,8 @@ const SECTIONS = {
         ["devices", (a) => a.devices.join(", ")],
         ["safety_notes", (a) => a.safety_notes],
       ], loaded.agents.agents, (a) => [button("edit", () => editAgent(a)), " ",
+        button("personal_data", () => showPersonal(a.id)), " ",
+        confirmButton("erase", () => erase(a.id)), " ",
         confirmButton("delete", () => remove(`/api/v1/agents/${encodeURIComponent(a.id)}`, "agents"))]);
     },
     async submit(form) {
@@ -315,6 +316,32 @@ function editAgent(agent) {
   form.elements.namedItem("name").focus();
 }
 
+// What is held about one agent (right of access), shown in the page and not kept after closing.
+async function showPersonal(id) {
+  const path = `/api/v1/agents/${encodeURIComponent(id)}/personal-data`;
+  const found = await run(() => gw.api("GET", path));
+  if (!found) return;
+  $("personal-agent").textContent = id;
+  $("personal-download").href = path;
+  $("personal-data").textContent = JSON.stringify(found, null, 2);
+  $("personal").hidden = false;
+  $("personal").scrollIntoView();
+}
+
+function closePersonal() {
+  $("personal").hidden = true;
+  $("personal-data").textContent = "";
+}
+
+// Right to erasure: the alarms stay as anonymous statistics.
+async function erase(id) {
+  const done = await run(() => gw.api("POST", `/api/v1/agents/${encodeURIComponent(id)}/erase`));
+  if (!done) return;
+  closePersonal();
+  say(`${gw.t("erased")} ${gw.t("alarms")}${gw.t("colon")}${done.alarms.length} · ${gw.t("recordings")}${gw.t("colon")}${done.recordings_removed.length}`);
+  await reload("agents");
+}
+
 function editTenant(tenant) {
   const form = $("tenant-form");
   form.elements.namedItem("name").value = tenant.name;
@@ -351,9 +378,15 @@ function current() {
   return name in SECTIONS ? name : "instructions";
 }
 
+// Fetches and draws a section again; a message just shown stays.
 async function reload(name) {
   const section = SECTIONS[name];
-  if (await run(() => section.load()) !== undefined) section.render();
+  try {
+    await section.load();
+    section.render();
+  } catch (err) {
+    gw.showError(err.message);
+  }
 }
 
 async function show(name) {
@@ -361,6 +394,8 @@ async function show(name) {
     if (a.hash === `#${name}`) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   });
   document.querySelectorAll("main > section").forEach((s) => { s.hidden = s.id !== name; });
+  gw.showError("");
+  say("");
   await reload(name);
 }
 
@@ -408,6 +443,7 @@ document.addEventListener("DOMContentLoaded", () => {
       for (const el of ev.target.elements) { el.readOnly = false; el.disabled = false; }
     });
   }
+  $("personal-close").addEventListener("click", closePersonal);
   $("verify").addEventListener("click", async () => {
     const result = await run(() => gw.api("GET", "/api/v1/audit/verify"));
     if (result) { loaded.audit = result; SECTIONS.audit.render(); }
