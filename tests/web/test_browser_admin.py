@@ -393,7 +393,7 @@ async def test_an_agent_is_added_and_edited_then_given_a_device_whose_secrets_sh
     await expect(page.locator("#done")).to_contain_text("Alarms: 1")
     await expect(page.locator("#personal")).to_be_hidden()
     await expect(page.locator("#personal-data")).to_be_empty()
-    await expect(row.locator("td").nth(5)).to_have_text("–")  # the notes are gone
+    await expect(row.locator("td").nth(5)).to_have_text("\u2013")  # the notes are gone
     agent = await gateway.app[STORE].agent("z1")
     assert agent is not None
     assert (agent.phone, agent.safety_notes) == (None, None)
