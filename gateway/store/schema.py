@@ -157,6 +157,8 @@ alarms = Table(
     Column("pilot", Boolean, nullable=False, default=False, server_default=false()),
     Column("site", String(64), nullable=True),
     Column("agent_group", String(64), nullable=True),
+    # The gateway instance that runs the alarm's call and escalation (several on PostgreSQL).
+    Column("owner", String(64), nullable=True),
     UniqueConstraint("device_id", "idempotency_key", name="uq_alarms_device_idempotency"),
     Index("ix_alarms_state", "state"),
     Index("ix_alarms_received_at", "received_at"),
@@ -200,6 +202,19 @@ outbox_cursors = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("last_error", Text, nullable=True),
     Column("last_error_at", UTCDateTime(), nullable=True),
+    # The instance delivering to this sink until lease_until; the others stand by.
+    Column("owner", String(64), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+)
+
+# Gateway instances sharing the database; one whose heartbeat is old is dead.
+instances = Table(
+    "instances",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("heartbeat_at", UTCDateTime(), nullable=False),
 )
 
 outbox_dead_letters = Table(
