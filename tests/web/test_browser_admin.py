@@ -207,7 +207,7 @@ async def test_instructions_and_contacts_entered_by_an_admin_brief_the_operator(
     assert errors == [REFUSED.format(422)]  # the unreachable contact, and nothing else
 
 
-async def test_a_rotated_token_is_shown_once_and_the_old_one_is_refused(
+async def test_a_rotated_token_is_shown_once_and_a_revoked_device_refused(
     gateway: Gateway, admin: tuple[Page, list[str]]
 ) -> None:
     page, errors = admin
@@ -224,6 +224,16 @@ async def test_a_rotated_token_is_shown_once_and_the_old_one_is_refused(
     await expect(page.locator("#secret input")).to_have_count(0)  # forgotten with the box
     assert (await alarm_from(gateway, "device-token-3"))[0] == 401
     assert (await alarm_from(gateway, token))[0] == 201
+    revoke = form.locator("button[value=revoke]")
+    await revoke.click()
+    await expect(revoke).to_have_text("Click again to confirm")
+    assert (await alarm_from(gateway, token))[0] == 201  # not yet
+    await revoke.click()
+    await expect(page.locator("#done")).to_have_text("Revoked: phone-3")
+    row = page.locator("#device-list tbody tr", has_text="phone-3")
+    await expect(row.locator("td").nth(5)).to_have_text("Revoked")
+    await expect(row.locator("button")).to_have_count(0)
+    assert (await alarm_from(gateway, token))[0] == 401
     assert errors == []
 
 

@@ -57,22 +57,29 @@ function table(id, columns, rows, actions) {
   $(id).replaceChildren(gw.el("thead", {}, head), gw.el("tbody", {}, ...body));
 }
 
-// A button that acts on the second click within 5 s, for what cannot be undone.
+// True on the second click within 5 s, for what cannot be undone; the first asks for it.
+function confirmed(button, key) {
+  if (button.dataset.armed) {
+    clearTimeout(Number(button.dataset.armed));
+    delete button.dataset.armed;
+    button.textContent = gw.t(key);
+    return true;
+  }
+  button.textContent = gw.t("confirm");
+  button.dataset.armed = String(setTimeout(() => {
+    delete button.dataset.armed;
+    button.textContent = gw.t(key);
+  }, 5000));
+  return false;
+}
+
 function confirmButton(key, action, cls = "danger") {
-  let armed = null;
   const button = gw.el("button", { type: "button", class: cls }, gw.t(key));
   button.addEventListener("click", async () => {
-    if (!armed) {
-      button.textContent = gw.t("confirm");
-      armed = setTimeout(() => { armed = null; button.textContent = gw.t(key); }, 5000);
-      return;
-    }
-    clearTimeout(armed);
-    armed = null;
+    if (!confirmed(button, key)) return;
     button.disabled = true;
     await action();
     button.disabled = false;
-    button.textContent = gw.t(key);
   });
   return button;
 }
@@ -451,7 +458,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("device-token-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const id = ev.target.elements.namedItem("device").value.trim();
-    if (ev.submitter.value === "rotate") rotate(id); else revoke(id);
+    if (ev.submitter.value === "rotate") rotate(id);
+    else if (confirmed(ev.submitter, "revoke")) revoke(id);
   });
   window.addEventListener("hashchange", () => show(current()));
   show(current());
