@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gateway.api.openapi_parts import STAFF, errors, json_body, path_param
+from gateway.api.openapi_parts import REF, STAFF, errors, json_body, path_param, ref
 from gateway.backoffice.agents import COLUMNS
 from gateway.backoffice.routes_agents import IMPORT_MODES
 from gateway.backoffice.schemas import (
@@ -73,8 +73,13 @@ def agent_paths() -> dict[str, Any]:
         415,
     )
     import_op["responses"]["422"] = {
-        "description": "Bad rows (mode=all): each by line, column and reason; nothing imported",
-        **json_body(ImportOut),
+        "description": "Bad rows (mode=all): each by line, column and reason, nothing imported;"
+        " or a bad query parameter (an error naming it)",
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [ref(ImportOut), {"$ref": REF.format(model="ErrorOut")}]}
+            }
+        },
     }
     import_op["parameters"] = [
         {
