@@ -172,7 +172,7 @@ def mutate(rng: random.Random, message: str) -> bytes:
             lines.insert(index, "Content-Length: " + rng.choice(("0", "-5", "100000", "abc")))
         else:
             lines[index] = lines[index].upper() if rng.random() < 0.5 else lines[index].lower()
-    raw = ("\r\n".join(lines) + "\r\n\r\n" + body).encode("utf-8", "surrogatepass")
+    raw = ("\r\n".join(lines) + "\r\n\r\n" + body).encode("utf-8", "surrogatepass")[:65000]
     final = rng.randrange(5)
     if final == 0:
         return raw[: rng.randrange(len(raw))]  # truncated
@@ -183,7 +183,7 @@ def mutate(rng: random.Random, message: str) -> bytes:
         return bytes(data)
     if final == 2 and rng.random() < 0.1:
         return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 2000)))  # garbage
-    return raw[:65000]
+    return raw
 
 
 # --- a phone that checks the worker still answers -----------------------------------------
