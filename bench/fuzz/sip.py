@@ -50,9 +50,10 @@ class Refuser:
         """No call is ever answered."""
 
 
-def batch(rng: random.Random, probe: Probe, sent: list[bytes]) -> None:
+def batch(rng: random.Random, probe: Probe, sent: list[bytes], count: int = BATCH) -> None:
+    """Send ``count`` mutated requests, ACKing what needs it; ``sent`` records them."""
     target, local = probe.target, probe.local
-    for _ in range(BATCH):
+    for _ in range(count):
         method = rng.choice(("INVITE", "INVITE", "INVITE", "OPTIONS", "BYE", "CANCEL"))
         base = invite(target, local) if method == "INVITE" else request(method, target, local)
         data = mutate(rng, base)
