@@ -30,6 +30,7 @@ from gateway.api.errors import ApiError, NotFoundError, storage_unavailable
 from gateway.api.keys import (
     BUS,
     CLOCK,
+    CLUSTER,
     DIALPLANS,
     JOURNAL,
     METRICS,
@@ -45,6 +46,7 @@ from gateway.backoffice import routes_privacy as backoffice_privacy
 from gateway.backoffice import routes_users as backoffice_users
 from gateway.backups import BackupCentres
 from gateway.bus import EventBus
+from gateway.cluster import Cluster, default_instance_id
 from gateway.config.schema import Settings
 from gateway.dc09.sender import Dc09Sender
 from gateway.dialplan.events import CueDetected
@@ -110,11 +112,32 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         settings.database_url(),
         reference_base=settings.gateway.public_url,
         sqlite_synchronous=settings.database.sqlite_synchronous,
+        pool_size=settings.database.pool_size,
     )
     app[STORE] = store
     app[JOURNAL] = Journal(store, app[BUS], app[CLOCK])
+    database = settings.database
+    cluster = Cluster(
+        app[JOURNAL],
+        database.instance_id or default_instance_id(settings.http.port),
+        heartbeat_s=database.heartbeat_s,
+        takeover_after_s=database.takeover_after_s,
+        voice_callback=lambda alarm_id: app[VOICE].callback_phone(alarm_id),
+    )
+    try:
+        await cluster.start(settings.database_url())
+    except BaseException:
+        await store.close()
+        raise
+    app[CLUSTER] = cluster
     yield
+    await cluster.stop()
     await store.close()
+
+
+async def _resume_alarms(app: web.Application) -> None:
+    """Once every part runs: escalate the open alarms this instance owns, watch the others."""
+    await app[CLUSTER].resume()
 
 
 async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -142,7 +165,7 @@ async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
         sinks[f"webhook:{number}"] = sender
     for started in senders:
         await started.start()
-    runner = OutboxRunner(app[STORE], sinks, metrics, wants=_wants(sinks))
+    runner = OutboxRunner(app[STORE], sinks, metrics, wants=_wants(sinks), lease=app[CLUSTER].lease)
     await runner.start()
     yield
     await runner.stop()
@@ -275,6 +298,7 @@ async def _dialplan_ctx(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.add_signal_handler(signal.SIGHUP, reload)
     await runner.start()
+    app[CLUSTER].on_adopt(runner.adopt)
     yield
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.remove_signal_handler(signal.SIGHUP)
@@ -314,6 +338,7 @@ def make_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web
         app.cleanup_ctx.append(_speech_ctx)
     if settings.dialplan.enabled:
         app.cleanup_ctx.append(_dialplan_ctx)
+    app.on_startup.append(_resume_alarms)
     for module in (
         routes_alarms,
         routes_sessions,

@@ -8,6 +8,7 @@ from datetime import datetime
 from aiohttp import web
 
 from gateway.bus import EventBus
+from gateway.cluster import Cluster
 from gateway.config.schema import Settings
 from gateway.dialplan.runner import DialplanRunner
 from gateway.journal import Journal
@@ -19,6 +20,7 @@ from gateway.voice import VoiceService
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
 BUS = web.AppKey("bus", EventBus)
+CLUSTER = web.AppKey("cluster", Cluster)
 METRICS = web.AppKey("metrics", Metrics)
 DIALPLANS = web.AppKey("dialplans", DialplanRunner)
 VOICE = web.AppKey("voice", VoiceService)

@@ -14,11 +14,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from gateway.alarm.events import Accepted, AlarmEvent, ListenStarted, Noted, Offered
 from gateway.alarm.machine import AlarmProtocolError
 from gateway.alarm.types import AlarmState, AlarmType, Outcome
+from gateway.api.schemas import alarm_message
 from gateway.bus import Message
 from gateway.dialplan.actions import (
     CallbackPhone,
@@ -54,6 +56,7 @@ from gateway.dialplan.library import DialplanLibrary
 from gateway.dialplan.machine import EscalationMachine
 from gateway.journal import Journal
 from gateway.store.errors import NotFound, StoreError
+from gateway.store.records import AlarmRecord
 
 log = logging.getLogger("gateway.dialplan")
 
@@ -125,10 +128,12 @@ class DialplanRunner:
 
     async def start(self) -> None:
         self._bus.add_listener(self._on_bus)
+        self._bus.add_remote_listener(self._on_remote)
         self._worker = asyncio.create_task(self._work(), name="dialplan-runner")
 
     async def stop(self) -> None:
         self._bus.remove_listener(self._on_bus)
+        self._bus.remove_remote_listener(self._on_remote)
         for timer in self._timers.values():
             timer.cancel()
         tasks = [t for t in (self._worker, *self._tasks, *self._ringing.values()) if t]
@@ -137,6 +142,45 @@ class DialplanRunner:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def adopt(self, alarm_ids: Sequence[str]) -> None:
+        """Run the escalation of alarms this instance now owns (after a restart or a take-over).
+
+        Each machine is rebuilt from the alarm's stored timeline at the times it
+        happened, so a time-out that fell due meanwhile fires at once.
+        """
+        for alarm_id in alarm_ids:
+            if alarm_id in self._machines:
+                continue
+            alarm = await self._store.get_alarm(alarm_id)
+            if alarm is None or alarm.state is AlarmState.CLOSED or not alarm.timeline:
+                continue
+            self._machines[alarm_id] = self._replay(alarm)
+            self._arm(alarm_id)
+
+    def _replay(self, alarm: AlarmRecord) -> EscalationMachine:
+        """The machine as it stood after the alarm's last entry; past actions are not redone."""
+        loop_now, wall_now = asyncio.get_running_loop().time(), self._wall()
+
+        def when(at: datetime) -> float:
+            return loop_now - (wall_now - at).total_seconds()
+
+        described = {**alarm_message(alarm)["alarm"], "state": AlarmState.RECEIVED.value}
+        machine = EscalationMachine(
+            self._library.current,
+            self._context(alarm.id, described),
+            now=when(alarm.received_at),
+            wall=alarm.received_at,
+        )
+        for entry in alarm.timeline[1:]:
+            now = when(entry.at)
+            while (deadline := machine.next_deadline()) is not None and deadline <= now:
+                machine.handle_timeout(deadline)
+            event = _translate(entry.kind, entry.data, entry.actor)
+            with contextlib.suppress(DialplanError):
+                if event is not None:
+                    machine.handle(event, now)
+        return machine
 
     def machine(self, alarm_id: str) -> EscalationMachine | None:
         return self._machines.get(alarm_id)
@@ -149,6 +193,13 @@ class DialplanRunner:
 
     def _on_bus(self, message: Message) -> None:
         if message.get("type") == "alarm":
+            self._inbox.put_nowait((str(message["alarm"]["id"]), message))
+
+    def _on_remote(self, message: Message) -> None:
+        """What another instance did to an alarm this one escalates (an operator there
+        accepted it); an alarm raised there is escalated there."""
+        entry = message.get("entry") or {}
+        if message.get("type") == "alarm" and entry.get("kind") != "raised":
             self._inbox.put_nowait((str(message["alarm"]["id"]), message))
 
     async def _work(self) -> None:
@@ -179,8 +230,21 @@ class DialplanRunner:
             await self._handle(alarm_id, AlarmClosed())
 
     async def _open(self, alarm_id: str, alarm: Mapping[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        machine = EscalationMachine(
+            self._library.current,
+            self._context(alarm_id, alarm),
+            now=loop.time(),
+            wall=self._wall(),
+        )
+        self._machines[alarm_id] = machine
+        await self._carry_out(alarm_id, machine.initial_actions)
+        self._arm(alarm_id)
+
+    def _context(self, alarm_id: str, alarm: Mapping[str, Any]) -> AlarmContext:
+        """What the plans route on, from the alarm as the live messages describe it."""
         self._rotation += 1
-        context = AlarmContext(
+        return AlarmContext(
             alarm_id=alarm_id,
             tenant=str(alarm.get("tenant") or DEFAULT_TENANT),
             site=alarm.get("site"),
@@ -191,13 +255,6 @@ class DialplanRunner:
             pilot=bool(alarm.get("pilot", False)),
             rotation=self._rotation,
         )
-        loop = asyncio.get_running_loop()
-        machine = EscalationMachine(
-            self._library.current, context, now=loop.time(), wall=self._wall()
-        )
-        self._machines[alarm_id] = machine
-        await self._carry_out(alarm_id, machine.initial_actions)
-        self._arm(alarm_id)
 
     async def _handle(self, alarm_id: str, event: EscalationEvent) -> None:
         machine = self._machines.get(alarm_id)

@@ -4,7 +4,9 @@ Each sink has a cursor in the database: the id of the last event it has dealt
 with. Events are delivered one at a time in id order, so one alarm's events
 arrive in order; the cursor moves only after the receiver acknowledged (or the
 event was dead-lettered), so a crash re-sends, never skips. A restarted gateway
-resumes from the cursor.
+resumes from the cursor. With several instances, ``lease(sink)`` says whether
+this one delivers to the sink now; the others stand by and take over when its
+lease runs out.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from gateway.metrics import Metrics
@@ -50,14 +52,17 @@ class OutboxRunner:
         policy: RetryPolicy | None = None,
         poll_s: float = 1.0,
         wants: Callable[[str, OutboxEvent], bool] | None = None,
+        lease: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
-        """``wants(sink, event)`` filters events (e.g. pilot tenants skip the receiver)."""
+        """``wants(sink, event)`` filters events (e.g. pilot tenants skip the receiver);
+        ``lease(sink)`` takes or renews the right to deliver to it (default: always)."""
         self._store = store
         self._sinks = sinks
         self._metrics = metrics
         self._policy = policy or RetryPolicy()
         self._poll_s = poll_s
         self._wants = wants or (lambda _sink, _event: True)
+        self._lease = lease or _always
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -77,6 +82,9 @@ class OutboxRunner:
         wake = self._store.outbox_signal()
         while True:
             try:
+                if not await self._lease(name):  # another instance delivers: stand by
+                    await asyncio.sleep(self._poll_s)
+                    continue
                 cursor = await self._store.cursor(name)
                 batch = await self._store.outbox_after(cursor, limit=100)
                 self._metrics.outbox_pending.labels(name).set(
@@ -90,22 +98,28 @@ class OutboxRunner:
                     wake.clear()
                     continue
                 for event in batch:
-                    await self._deliver(name, sink, event)
+                    if not await self._deliver(name, sink, event):
+                        break
             except asyncio.CancelledError:
                 raise
             except Exception:  # a database hiccup must not end delivery for good
                 log.exception("outbox loop error; retrying", extra={"sink": name})
                 await asyncio.sleep(self._policy.max_delay_s / 10)
 
-    async def _deliver(self, name: str, sink: Sink, event: OutboxEvent) -> None:
-        """Deliver one event, retrying until acknowledged or dead-lettered."""
+    async def _deliver(self, name: str, sink: Sink, event: OutboxEvent) -> bool:
+        """Deliver one event, retrying until acknowledged or dead-lettered.
+
+        False if the sink's lease was lost meanwhile (another instance goes on).
+        """
         extra = {"sink": name, "event_id": event.id, "alarm_id": event.alarm_id}
         if not self._wants(name, event):
             await self._advance(name, event.id, skipped=True)
-            return
+            return True
         failures = refusals = 0
         loop = asyncio.get_running_loop()
         while True:
+            if not await self._lease(name):
+                return False
             started = loop.time()
             try:
                 await sink.deliver(event)
@@ -124,14 +138,14 @@ class OutboxRunner:
                     )
                     self._metrics.outbox_dead_letters.labels(name).inc()
                     await self._store.dead_letter(name, event.id, f"{reason}: {exc}")
-                    return
+                    return True
                 delay = self._policy.delay(failures)
                 log.warning("delivery failed (%s); retry in %.1f s", exc, delay, extra=extra)
                 await asyncio.sleep(delay)
                 continue
             self._metrics.outbox_delivery_seconds.labels(name).observe(loop.time() - started)
             await self._advance(name, event.id)
-            return
+            return True
 
     async def _advance(self, name: str, event_id: int, *, skipped: bool = False) -> None:
         """Move the cursor, finishing even when stopped meanwhile: a clean stop re-sends nothing."""
@@ -141,3 +155,8 @@ class OutboxRunner:
         except asyncio.CancelledError:
             await advance
             raise
+
+
+async def _always(_sink: str) -> bool:
+    """A lone instance always delivers."""
+    return True
