@@ -55,14 +55,15 @@ class GatewayProcess:
         )
         return done.stdout.decode().strip()
 
-    def start(self) -> None:
+    def start(self, within: float = 30) -> None:
+        """Start it and wait until ``/healthz`` answers, at most ``within`` seconds."""
         with (self.root / "gateway.log").open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gateway.cli", "run", "--config", str(self.config)],
                 stdout=log,
                 stderr=log,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gateway exited: {(self.root / 'gateway.log').read_text()}")
@@ -71,7 +72,7 @@ class GatewayProcess:
                     return
             except OSError:
                 time.sleep(0.1)
-        raise TimeoutError("gateway did not become healthy in 30 s")
+        raise TimeoutError(f"gateway did not become healthy in {within:.0f} s")
 
     def kill(self) -> None:
         """SIGKILL: no chance to flush or clean up, like a power cut of the process."""
