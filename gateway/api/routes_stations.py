@@ -23,6 +23,7 @@ from gateway.api.tenancy import scoped_alarm
 from gateway.audit.record import audit
 from gateway.sip.bridge import LegMode
 from gateway.sip.errors import CallFailedError, NoCapacityError, UnknownCallError
+from gateway.sip.events import CallKind
 from gateway.sip.supervisor import SipSupervisor
 from gateway.store.records import AlarmRecord, Role, User
 
@@ -60,6 +61,20 @@ async def _alarm_for(request: web.Request, user: User) -> AlarmRecord:
     if user.role is Role.OPERATOR and alarm.handler != user.name:
         raise Forbidden("accept the alarm before joining its call")
     return alarm
+
+
+def _station_leg(request: web.Request, alarm_id: str) -> tuple[SipSupervisor, str]:
+    """The URL's leg if it is a station leg of this alarm; 404 otherwise.
+
+    Without this, a leg id of another alarm (or tenant), or the phone's own call
+    id, would reach the supervisor through an alarm the user may see.
+    """
+    supervisor = _supervisor(request)
+    leg_id = request.match_info["leg_id"]
+    ref = next((c for c in supervisor.calls() if c.call_id == leg_id), None)
+    if ref is None or ref.kind is not CallKind.OPERATOR or ref.alarm_id != alarm_id:
+        raise NotFoundError(f"no station leg {leg_id!r} in alarm {alarm_id!r}")
+    return supervisor, leg_id
 
 
 async def _record(request: web.Request, alarm_id: str, event: AlarmEvent, user: User) -> None:
@@ -112,9 +127,9 @@ async def set_mode(request: web.Request) -> web.Response:
     user = await require_user(request, *HANDLERS)
     body = await parse_json(request, ModeIn)
     alarm = await _alarm_for(request, user)
-    leg_id = request.match_info["leg_id"]
+    supervisor, leg_id = _station_leg(request, alarm.id)
     try:
-        await _supervisor(request).set_mode(leg_id, body.mode)
+        await supervisor.set_mode(leg_id, body.mode)
     except UnknownCallError as exc:
         raise NotFoundError(f"no station leg {leg_id!r}: {exc}") from None
     await _record(request, alarm.id, Noted("audio.mode", f"station {leg_id}: {body.mode}"), user)
@@ -132,9 +147,9 @@ async def set_mode(request: web.Request) -> web.Response:
 async def leave(request: web.Request) -> web.Response:
     user = await require_user(request, *HANDLERS)
     alarm = await scoped_alarm(request, request.match_info["alarm_id"])
-    leg_id = request.match_info["leg_id"]
+    supervisor, leg_id = _station_leg(request, alarm.id)
     try:
-        await _supervisor(request).hangup(leg_id, 200)
+        await supervisor.hangup(leg_id, 200)
     except UnknownCallError:
         raise NotFoundError(f"no station leg {leg_id!r}") from None
     await _record(request, alarm.id, ListenEnded(user.name, "sip"), user)

@@ -54,6 +54,12 @@ async def test_station_listens_then_talks_and_every_step_is_in_the_timeline(
     joined = await client.post(base, json=body, headers=staff)
     assert joined.status == 201, await joined.text()
     leg = (await joined.json())["leg_id"]
+    phone_call = app[VOICE].phone_call(alarm.id)
+    for wrong in (phone_call, "no-such-leg"):  # only this alarm's station legs are reachable
+        assert (await client.delete(f"{base}/{wrong}", headers=staff)).status == 404
+        moved = await client.post(f"{base}/{wrong}/mode", json={"mode": "talk"}, headers=staff)
+        assert moved.status == 404
+    assert app[VOICE].phone_call(alarm.id) == phone_call  # the phone's call is still up
     switched = await client.post(f"{base}/{leg}/mode", json={"mode": "talk"}, headers=staff)
     assert (await switched.json())["mode"] == "talk"
     left = await client.delete(f"{base}/{leg}", headers=staff)
