@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,13 +10,15 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from gateway.alarm.machine import TimelineEntry
 from gateway.api.keys import STORE, VOICE
 from gateway.app import make_app
 from gateway.auth import token_hash
 from gateway.config.schema import DialplanSection, Settings, SpeechSection, VoiceSection
 from gateway.sip.config import SipConfig
-from tests.conftest import AiohttpClient, Client
-from tests.sip.conftest import TAP_RATE, probe, rtp_base, sipp, speech
+from gateway.store.store import Store
+from tests.conftest import AiohttpClient, Client, eventually
+from tests.sip.conftest import TAP_RATE, Sipp, probe, rtp_base, sipp, speech
 
 __all__ = ["probe", "sipp", "speech"]  # fixtures shared with tests/sip
 PHONE = "sip:phone-1@127.0.0.1"
@@ -74,3 +77,23 @@ def sip_target(app: web.Application) -> str:
     supervisor = app[VOICE].supervisor
     assert supervisor is not None
     return f"127.0.0.1:{supervisor.worker_ports()[0]}"
+
+
+async def called_back(store: Store, answering: Sipp, alarm_id: str) -> tuple[TimelineEntry, ...]:
+    """Wait for the callback INVITE (auto-answer headers checked) at the phone listening in
+    ``answering`` and for its ``voice_connected``; returns the alarm's timeline, whose
+    ``voice_lost`` precedes the last ``voice_connected``."""
+    await eventually(lambda: "INVITE sip:" in answering.log(), within=30)
+    invite = answering.log().split("INVITE sip:", 1)[1].split("\n----", 1)[0]
+    assert "Answer-Mode: Auto" in invite
+    assert f"X-Alarm-Id: {alarm_id}" in invite
+    timeline: tuple[TimelineEntry, ...] = ()
+    async with asyncio.timeout(10):
+        while [e.kind for e in timeline].count("voice_connected") < 2:  # the call, the callback
+            await asyncio.sleep(0.1)
+            stored = await store.get_alarm(alarm_id)
+            assert stored is not None
+            timeline = stored.timeline
+    kinds = [e.kind for e in timeline]
+    assert kinds.index("voice_lost") < len(kinds) - 1 - kinds[::-1].index("voice_connected")
+    return timeline

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from gateway.alarm.machine import TimelineEntry
 from gateway.alarm.types import AlarmType
 from gateway.api.keys import BUS, STORE, VOICE
 from gateway.api.schemas import alarm_message
 from gateway.store.records import NewAlarm
 from tests.conftest import eventually
 from tests.sip.conftest import RunSipp, Speech, free_udp_port
-from tests.voice.conftest import StartGateway, sip_target
+from tests.voice.conftest import StartGateway, called_back, sip_target
 from tests.voice.test_worker_loss import PLAN
 
 pytestmark = pytest.mark.integration
@@ -45,18 +44,6 @@ async def test_rtp_stopping_mid_call_is_noticed_and_the_phone_called_back(
     caller.process.kill()  # the phone vanishes: no more RTP, no BYE
     await caller.process.wait()
     answering = await sipp("uas_phone.xml", "", port=phone_port, fill={"AUDIO": str(speech.ulaw)})
-    await eventually(lambda: "INVITE sip:" in answering.log(), within=30)
-    invite = answering.log().split("INVITE sip:", 1)[1].split("\n----", 1)[0]
-    assert "Answer-Mode: Auto" in invite
-    assert f"X-Alarm-Id: {alarm.id}" in invite
-    timeline: tuple[TimelineEntry, ...] = ()
-    async with asyncio.timeout(10):
-        while [e.kind for e in timeline].count("voice_connected") < 2:  # the call, the callback
-            await asyncio.sleep(0.1)
-            stored = await store.get_alarm(alarm.id)
-            assert stored is not None
-            timeline = stored.timeline
+    timeline = await called_back(store, answering, alarm.id)
     [lost, *_] = [e for e in timeline if e.kind == "voice_lost"]
     assert str(lost.data["reason"]).startswith("no audio from the phone for ")
-    kinds = [e.kind for e in timeline]
-    assert kinds.index("voice_lost") < len(kinds) - 1 - kinds[::-1].index("voice_connected")

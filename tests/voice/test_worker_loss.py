@@ -3,7 +3,6 @@ listens, with auto-answer headers; nothing about the alarm is lost."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from datetime import UTC, datetime
@@ -11,14 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from gateway.alarm.machine import TimelineEntry
 from gateway.alarm.types import AlarmType
 from gateway.api.keys import BUS, STORE, VOICE
 from gateway.api.schemas import alarm_message
 from gateway.store.records import NewAlarm
 from tests.conftest import eventually
 from tests.sip.conftest import RunSipp, Speech, free_udp_port
-from tests.voice.conftest import StartGateway, sip_target
+from tests.voice.conftest import StartGateway, called_back, sip_target
 
 pytestmark = pytest.mark.integration
 
@@ -62,18 +60,6 @@ async def test_worker_killed_mid_call_marks_the_alarm_and_calls_the_phone_back(
     await caller.process.wait()
     # ...and listens again where its Contact said (the callback target)
     answering = await sipp("uas_phone.xml", "", port=phone_port, fill={"AUDIO": str(speech.ulaw)})
-    await eventually(lambda: "INVITE sip:" in answering.log(), within=30)
-    invite = answering.log().split("INVITE sip:", 1)[1].split("\n----", 1)[0]
-    assert "Answer-Mode: Auto" in invite
-    assert f"X-Alarm-Id: {alarm.id}" in invite
-    timeline: tuple[TimelineEntry, ...] = ()
-    async with asyncio.timeout(10):
-        while [e.kind for e in timeline].count("voice_connected") < 2:  # the call, the callback
-            await asyncio.sleep(0.1)
-            stored = await store.get_alarm(alarm.id)
-            assert stored is not None
-            timeline = stored.timeline
-    kinds = [e.kind for e in timeline]
+    timeline = await called_back(store, answering, alarm.id)
     lost = [e for e in timeline if e.kind == "voice_lost"]
     assert lost[0].data["reason"] == "the SIP worker carrying the call died"
-    assert kinds.index("voice_lost") < len(kinds) - 1 - kinds[::-1].index("voice_connected")
