@@ -11,14 +11,27 @@ import pytest
 from aiohttp import web
 
 from gateway.alarm.machine import TimelineEntry
-from gateway.api.keys import STORE, VOICE
+from gateway.alarm.types import AlarmType
+from gateway.api.keys import BUS, STORE, VOICE
+from gateway.api.schemas import alarm_message
 from gateway.app import make_app
 from gateway.auth import token_hash
 from gateway.config.schema import DialplanSection, Settings, SpeechSection, VoiceSection
 from gateway.sip.config import SipConfig
+from gateway.store.records import NewAlarm
 from gateway.store.store import Store
 from tests.conftest import AiohttpClient, Client, eventually
-from tests.sip.conftest import TAP_RATE, Sipp, probe, rtp_base, sipp, speech
+from tests.sip.conftest import (
+    TAP_RATE,
+    RunSipp,
+    Sipp,
+    Speech,
+    free_udp_port,
+    probe,
+    rtp_base,
+    sipp,
+    speech,
+)
 
 __all__ = ["probe", "sipp", "speech"]  # fixtures shared with tests/sip
 PHONE = "sip:phone-1@127.0.0.1"
@@ -97,3 +110,23 @@ async def called_back(store: Store, answering: Sipp, alarm_id: str) -> tuple[Tim
     kinds = [e.kind for e in timeline]
     assert kinds.index("voice_lost") < len(kinds) - 1 - kinds[::-1].index("voice_connected")
     return timeline
+
+
+async def alarm_call(app: web.Application, sipp: RunSipp, speech: Speech) -> tuple[str, int, Sipp]:
+    """A fall alarm raised and published as the API does (the dialplan takes it up), its
+    phone calling and held in the call; returns the alarm id, the phone's SIP port (where a
+    callback reaches it) and its sipp."""
+    store, voice = app[STORE], app[VOICE]
+    now = datetime.now(UTC)
+    alarm, _ = await store.raise_alarm(
+        NewAlarm("phone-1", AlarmType.FALL, now, None, None, "http"), now
+    )
+    app[BUS].publish(alarm_message(alarm))
+    phone_port = free_udp_port()
+    caller = await sipp(
+        "uac_alarm.xml", sip_target(app), port=phone_port,
+        keys={"alarm_id": alarm.id, "codecs": "0"},
+        fill={"AUDIO": str(speech.ulaw), "HOLD_MS": "30000"},
+    )  # fmt: skip
+    await eventually(lambda: voice.phone_call(alarm.id) is not None, within=10)
+    return alarm.id, phone_port, caller

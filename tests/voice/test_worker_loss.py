@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from gateway.alarm.types import AlarmType
-from gateway.api.keys import BUS, STORE, VOICE
-from gateway.api.schemas import alarm_message
-from gateway.store.records import NewAlarm
-from tests.conftest import eventually
-from tests.sip.conftest import RunSipp, Speech, free_udp_port
-from tests.voice.conftest import StartGateway, called_back, sip_target
+from gateway.api.keys import STORE, VOICE
+from tests.sip.conftest import RunSipp, Speech
+from tests.voice.conftest import StartGateway, alarm_call, called_back
 
 pytestmark = pytest.mark.integration
 
@@ -38,19 +33,8 @@ async def test_worker_killed_mid_call_marks_the_alarm_and_calls_the_phone_back(
     (tmp_path / "plans").mkdir()
     (tmp_path / "plans" / "plan.yaml").write_text(PLAN)
     app = (await voice_gateway(dialplans=tmp_path / "plans")).app
-    store, voice = app[STORE], app[VOICE]
-    now = datetime.now(UTC)
-    alarm, _ = await store.raise_alarm(
-        NewAlarm("phone-1", AlarmType.FALL, now, None, None, "http"), now
-    )
-    app[BUS].publish(alarm_message(alarm))  # as the API does: the dialplan takes it up
-    phone_port = free_udp_port()
-    caller = await sipp(
-        "uac_alarm.xml", sip_target(app), port=phone_port,
-        keys={"alarm_id": alarm.id, "codecs": "0"},
-        fill={"AUDIO": str(speech.ulaw), "HOLD_MS": "30000"},
-    )  # fmt: skip
-    await eventually(lambda: voice.phone_call(alarm.id) is not None, within=10)
+    alarm_id, phone_port, caller = await alarm_call(app, sipp, speech)
+    voice = app[VOICE]
     supervisor = voice.supervisor
     assert supervisor is not None
     pid = supervisor.worker_pid(0)
@@ -60,6 +44,6 @@ async def test_worker_killed_mid_call_marks_the_alarm_and_calls_the_phone_back(
     await caller.process.wait()
     # ...and listens again where its Contact said (the callback target)
     answering = await sipp("uas_phone.xml", "", port=phone_port, fill={"AUDIO": str(speech.ulaw)})
-    timeline = await called_back(store, answering, alarm.id)
+    timeline = await called_back(app[STORE], answering, alarm_id)
     lost = [e for e in timeline if e.kind == "voice_lost"]
     assert lost[0].data["reason"] == "the SIP worker carrying the call died"
