@@ -13,21 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import random
 from pathlib import Path
 
-from bench.fuzz.sip import Refuser
+from bench.fuzz.sip import one_worker
 from bench.fuzz.sipwire import Probe, flood, invite, request
-from gateway.sip.config import SipConfig
-from gateway.sip.supervisor import SipSupervisor
 
 
 async def one_rate(rate: float, seconds: float) -> dict[str, object]:
-    handler = Refuser()
-    config = SipConfig(workers=1, base_port=0, rtp_base_port=random.randrange(20000, 30000, 2),
-                       rtp_ports_per_worker=40)  # fmt: skip
-    supervisor = SipSupervisor(config, handler)
-    await supervisor.start()
+    supervisor, handler = await one_worker()
     target = ("127.0.0.1", supervisor.worker_ports()[0])
     pid = supervisor.worker_pid(0)
     flooding = asyncio.create_task(asyncio.to_thread(flood, target, seconds, rate, "127.0.0.2"))

@@ -75,12 +75,18 @@ def healthy(probe: Probe) -> str | None:
     return None
 
 
-async def run(minutes: float, seed: int) -> dict[str, object]:
+async def one_worker() -> tuple[SipSupervisor, Refuser]:
+    """One real worker under the real supervisor, on free ports, refusing every call."""
     handler = Refuser()
     config = SipConfig(workers=1, base_port=0, rtp_base_port=random.randrange(20000, 30000, 2),
                        rtp_ports_per_worker=40)  # fmt: skip
     supervisor = SipSupervisor(config, handler)
     await supervisor.start()
+    return supervisor, handler
+
+
+async def run(minutes: float, seed: int) -> dict[str, object]:
+    supervisor, handler = await one_worker()
     pid = supervisor.worker_pid(0)
     probe = Probe.open(("127.0.0.1", supervisor.worker_ports()[0]))
     rng = random.Random(seed)
