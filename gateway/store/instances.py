@@ -8,6 +8,7 @@ alarms with a conditional UPDATE, so two survivors never claim the same alarm.
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,14 @@ def register(conn: Connection, instance_id: str, host: str, now: datetime) -> No
 
 
 def heartbeat(conn: Connection, instance_id: str, now: datetime) -> None:
-    conn.execute(update(instances).where(instances.c.id == instance_id).values(heartbeat_at=now))
+    """Record that the instance is alive. One that was slow to beat (a long start) may
+    have been counted dead and removed by another: it registers again, or it would stay
+    dead in the others' eyes and lose every alarm it raises."""
+    beat = conn.execute(
+        update(instances).where(instances.c.id == instance_id).values(heartbeat_at=now)
+    )
+    if beat.rowcount == 0:
+        register(conn, instance_id, socket.gethostname(), now)
 
 
 def leave(conn: Connection, instance_id: str) -> None:

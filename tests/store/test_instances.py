@@ -73,6 +73,22 @@ async def test_a_live_instances_alarms_stay_its_own(store: Store) -> None:
     assert claimed == []
 
 
+async def test_an_instance_counted_dead_while_slow_is_alive_again_at_its_next_beat(
+    store: Store,
+) -> None:
+    await register(store, "a", "b")
+    later = T0 + timedelta(seconds=20)  # a took longer than the take-over time to start
+    await store.transaction(lambda conn: instances.claim_orphans(conn, "b", later - DEAD_AFTER))
+    await store.transaction(lambda conn: instances.heartbeat(conn, "a", later))
+    a_alarm = await raise_as(store, "a")
+    claimed = await store.transaction(
+        lambda conn: instances.claim_orphans(conn, "b", later - DEAD_AFTER)
+    )
+    assert claimed == []
+    owned = await store.transaction(lambda conn: instances.owned_open_alarms(conn, "a"))
+    assert owned == [a_alarm]
+
+
 async def test_a_sink_is_leased_to_one_instance_until_its_lease_runs_out(store: Store) -> None:
     await store.ensure_cursor("dc09")
 
