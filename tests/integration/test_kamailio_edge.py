@@ -13,7 +13,7 @@ import re
 import socket
 import ssl
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,8 @@ pytestmark = pytest.mark.integration
 SCENARIOS = Path(__file__).parent / "scenarios"
 USER, PASSWORD = "phone1", "correct-horse-battery"
 WORKERS = 2
+TAKEOVER_AFTER = 3.0
+"""Seconds without a heartbeat before an instance counts as dead."""
 EDGE_RELAY = "127.0.0.2"
 """The edge's address towards the workers, which they trust to name the device."""
 _CONTACT_PORT = re.compile(r"^Contact: <sip:[^>]*:(\d+)>", re.MULTILINE)
@@ -77,7 +79,8 @@ def make_instance(name: str, root: Path, db_url: str, rtp_base: int) -> Instance
     (root / "gateway.toml").write_text(
         f'[gateway]\ndata_dir = "{root / "data"}"\npublic_url = "{process.url}"\n'
         f'[http]\nhost = "127.0.0.1"\nport = {process.port}\n'
-        f'[database]\nurl = "{db_url}"\n'
+        f'[database]\nurl = "{db_url}"\ninstance_id = "{name}"\n'
+        f"heartbeat_s = 0.5\ntakeover_after_s = {TAKEOVER_AFTER}\n"
         "[voice]\nenabled = true\n[speech]\nenabled = false\n"
         "[recording]\nenabled = false\n[dialplan]\nenabled = false\n"
         f"[sip]\nworkers = {WORKERS}\nbase_port = {sip_base}\n"
@@ -206,12 +209,21 @@ def received_sequences(receiver: SiaReceiver) -> Counter[int]:
     return Counter(int(event.sequence) for event in receiver.events)
 
 
+async def until(check: Callable[[], Awaitable[bool]], within: float) -> None:
+    """Poll ``check`` until true: the gateways change the database, other processes."""
+    async with asyncio.timeout(within):
+        while not await check():  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+
+
 async def all_delivered_once(cluster: Cluster) -> list[int]:
     """Wait until the receiver has every forwarded outbox event, then check none came twice."""
-    async with asyncio.timeout(30):
-        # two processes change these: the gateways write the outbox, the receiver counts
-        while set(received_sequences(cluster.receiver)) != set(await forwarded_ids(cluster.store)):  # noqa: ASYNC110
-            await asyncio.sleep(0.2)
+
+    async def all_received() -> bool:
+        expected = set(await forwarded_ids(cluster.store))
+        return set(received_sequences(cluster.receiver)) == expected
+
+    await until(all_received, 30)
     await asyncio.sleep(1.0)  # a duplicate would arrive now
     counts = received_sequences(cluster.receiver)
     expected = await forwarded_ids(cluster.store)
@@ -268,8 +280,24 @@ async def test_edge_authenticates_spreads_fails_over_and_forwards_once(cluster: 
     delivered = await all_delivered_once(cluster)  # nothing in flight when one dies
 
     a.process.kill()
-    landed = await calls(cluster, alarms)
-    assert landed == ["b"] * 4
+    # two calls at once: both may fail over from a's dead workers to the same worker of b,
+    # which carries two phones (phone_slots)
+    landed = await calls(cluster, alarms[2:])
+    assert landed == ["b", "b"]
+
+    # instance a's open alarms are taken over by b, which says so in their timelines
+    async def taken_over(alarm_id: str) -> bool:
+        alarm = await cluster.store.get_alarm(alarm_id)
+        assert alarm is not None
+        return any(e.data.get("kind") == "instance.takeover" for e in alarm.timeline)
+
+    await until(lambda: taken_over(alarms[0]), 10 + TAKEOVER_AFTER)
+    for alarm_id in alarms[:2]:
+        alarm = await cluster.store.get_alarm(alarm_id)
+        assert alarm is not None
+        [note] = [e for e in alarm.timeline if e.data.get("kind") == "instance.takeover"]
+        assert (note.actor, note.data["text"]) == ("instance:b", "taken over by instance b")
+    assert not any([await taken_over(alarm_id) for alarm_id in alarms[2:]])  # b's own
     alarms.append(raise_alarm(b, token, "b-after"))
     assert await calls(cluster, alarms[-1:]) == ["b"]
     assert len(await all_delivered_once(cluster)) > len(delivered)
