@@ -93,6 +93,9 @@ def test_each_instance_config_is_valid_and_its_workers_are_in_the_dispatcher_lis
             compose()["networks"]["gateway"]["ipam"]["config"][0]["subnet"]
         )
         assert settings.database.url.startswith("postgresql+psycopg://")
+        assert settings.database.instance_id == name
+        edge_address = services["kamailio"]["networks"]["gateway"]["ipv4_address"]
+        assert settings.sip.trusted_edges == (edge_address,)
         expected |= {
             f"sip:{address}:{settings.sip.base_port + i}" for i in range(settings.sip.workers)
         }
