@@ -4,11 +4,15 @@ gateway configurations say about each other (no Docker daemon needed)."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from gateway.config.schema import Settings
@@ -110,3 +114,24 @@ def test_each_instance_config_is_valid_and_its_workers_are_in_the_dispatcher_lis
         if line and not line.startswith("#")
     }
     assert sockets == {f"socket=udp:{relay}:{edge['environment']['EDGE_UDP_PORT']}"}
+
+
+@pytest.mark.integration
+def test_kamailio_accepts_the_edge_configuration_with_the_compose_settings() -> None:
+    kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
+    environment = {
+        # "${NAME:-default}" as compose fills it in with nothing set
+        name: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(value))
+        for name, value in compose()["services"]["kamailio"]["environment"].items()
+    }
+    environment["EDGE_DISPATCHER_LIST"] = str(DOCKER / "kamailio" / "dispatcher.list")
+    done = subprocess.run(
+        [kamailio, "-c", "-f", str(DOCKER / "kamailio" / "kamailio.cfg")],
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "advertise 127.0.0.1:5060" in done.stdout + done.stderr
