@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.conftest import free_port
+from tests.integration.gateway_process import stop_process
 from tests.sip.conftest import free_udp_port
 
 CONFIG = Path(__file__).parents[2] / "docker" / "kamailio" / "kamailio.cfg"
@@ -140,10 +141,4 @@ class KamailioEdge:
                 return False
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
