@@ -82,7 +82,9 @@ class Delivery:
     out_of_order: list[str] = field(default_factory=list)
     """Alarms whose events arrived in another order than the outbox's."""
     unexpected: int = 0
-    """Frames matching no outbox event (NULL polls are not counted here)."""
+    """Frames naming an alarm but matching no outbox event."""
+    link_checks: int = 0
+    """Frames naming no alarm: the sender's own link supervision (polls, tests)."""
 
 
 def check_delivery(expected: Iterable[Expected], received: Iterable[Received]) -> Delivery:
@@ -97,7 +99,10 @@ def check_delivery(expected: Iterable[Expected], received: Iterable[Received]) -
     arrivals: dict[str, list[int]] = defaultdict(list)
     for frame in sorted(received, key=lambda r: r.at):
         result.received += 1
-        event = by_key.get((frame.alarm_id or "", frame.sequence))
+        if frame.alarm_id is None:
+            result.link_checks += 1
+            continue
+        event = by_key.get((frame.alarm_id, frame.sequence))
         if event is None:
             result.unexpected += 1
             continue

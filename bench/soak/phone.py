@@ -9,6 +9,7 @@ measured from), a sentence, then silence up to ``LOOP_S``.
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import wave
 from dataclasses import dataclass
@@ -16,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import free_port
 from bench.soak.figures import frame_drift
 from gateway.media.pcm import Samples, best_lag, resample, to_samples
 from gateway.speech import synth
@@ -89,7 +89,8 @@ async def call(scenario_file: Path, worker_port: int, alarm_id: str, log: Path) 
     """One call from a fresh sipp UAC; its exit code once it has hung up (0 = clean)."""
     args = [
         "-sf", str(scenario_file), "-m", "1", "-l", "1",
-        "-i", "127.0.0.1", "-p", str(free_port()), "-mi", "127.0.0.1", "-mp", str(free_port()),
+        "-i", "127.0.0.1", "-p", str(free_udp_port()),
+        "-mi", "127.0.0.1", "-mp", str(free_udp_port()),
         "-nostdin", "-timeout", "300s", "-timeout_error", "-key", "alarm_id", alarm_id,
         "-key", "codecs", "0 8", f"127.0.0.1:{worker_port}",
     ]  # fmt: skip
@@ -103,6 +104,13 @@ async def call(scenario_file: Path, worker_port: int, alarm_id: str, log: Path) 
             if process.returncode is None:
                 process.kill()
                 await process.wait()
+
+
+def free_udp_port() -> int:
+    """A UDP port free now (sipp binds its SIP and RTP sockets over UDP)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def continuity(recording: Path, clip: Clip, step_s: float = 2.5) -> tuple[int, int, int]:

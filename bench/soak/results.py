@@ -203,6 +203,7 @@ def summarise(soak: Soak, db: dict[str, Any], metrics: str, elapsed_s: float) ->
             "duplicates": len(delivery.duplicates),
             "out_of_order_alarms": len(delivery.out_of_order),
             "unexpected": delivery.unexpected,
+            "link_checks": delivery.link_checks,
             "dead_letters": db["dead_letters"],
             "alarm_to_ack_ms": figures.percentiles(dc09_ms, 50, 99),
         },

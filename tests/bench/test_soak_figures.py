@@ -47,13 +47,14 @@ def test_delivery_counts_missing_duplicate_and_reordered_events() -> None:
     received = [
         Received("a", 1, 1.0), Received("b", 4, 2.0), Received("b", 2, 3.0),
         Received("a", 3, 4.0), Received("a", 3, 5.0), Received(None, 9, 6.0),
+        Received("z", 5, 7.0),
     ]  # fmt: skip
     result = check_delivery(expected, received)
-    assert result.expected == 5 and result.received == 6
+    assert result.expected == 5 and result.received == 7
     assert result.missing == [5]
     assert result.duplicates == [3]
     assert result.out_of_order == ["b"]
-    assert result.unexpected == 1
+    assert result.unexpected == 1 and result.link_checks == 1
 
 
 def test_delivery_of_everything_once_in_order_is_clean() -> None:
