@@ -123,6 +123,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         heartbeat_s=database.heartbeat_s,
         takeover_after_s=database.takeover_after_s,
         voice_callback=lambda alarm_id: app[VOICE].callback_phone(alarm_id),
+        live_call=lambda alarm_id: app[VOICE].phone_call(alarm_id),
     )
     try:
         await cluster.start(settings.database_url())

@@ -54,13 +54,16 @@ class Cluster:
         heartbeat_s: float = 2.0,
         takeover_after_s: float = 10.0,
         voice_callback: Callable[[str], Awaitable[None]] | None = None,
+        live_call: Callable[[str], str | None] | None = None,
     ) -> None:
+        """``live_call(alarm_id)``: the call this instance carries for the alarm, if any."""
         self.instance_id = instance_id
         self._journal = journal
         self._store = journal.store
         self._heartbeat_s = heartbeat_s
         self._takeover_after = timedelta(seconds=takeover_after_s)
         self._voice_callback = voice_callback
+        self._live_call = live_call
         self._adopters: list[Adopter] = []
         self._task: asyncio.Task[None] | None = None
         self._relay: NotifyRelay | None = None
@@ -154,7 +157,9 @@ class Cluster:
                     Noted("instance.takeover", f"taken over by instance {self.instance_id}")
                 )
             voice = [e for e in alarm.timeline if e.kind in ("voice_connected", "voice_lost")]
-            call_died = bool(voice) and voice[-1].kind == "voice_connected"
+            # the phone may already have called again, through the SIP edge, to this instance
+            here = self._live_call is not None and self._live_call(alarm_id) is not None
+            call_died = bool(voice) and voice[-1].kind == "voice_connected" and not here
             if call_died:
                 data = voice[-1].data
                 events.append(

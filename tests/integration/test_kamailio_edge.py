@@ -35,7 +35,7 @@ pytestmark = pytest.mark.integration
 SCENARIOS = Path(__file__).parent / "scenarios"
 USER, PASSWORD = "phone1", "correct-horse-battery"
 WORKERS = 2
-TAKEOVER_AFTER = 3.0
+TAKEOVER_AFTER = 5.0
 """Seconds without a heartbeat before an instance counts as dead."""
 EDGE_RELAY = "127.0.0.2"
 """The edge's address towards the workers, which they trust to name the device."""
@@ -86,6 +86,7 @@ def make_instance(name: str, root: Path, db_url: str, rtp_base: int) -> Instance
         f"[sip]\nworkers = {WORKERS}\nbase_port = {sip_base}\n"
         f'trusted_edges = ["{EDGE_RELAY}"]\n'
         f"rtp_base_port = {rtp_base}\nrtp_ports_per_worker = 40\n"
+        "media_timeout = 30\n"  # sipp sends no audio
     )
     return Instance(name, process, sip_base)
 
@@ -144,13 +145,14 @@ async def phone_call(
     user: str = USER,
     password: str = PASSWORD,
     caller: str = USER,
+    hold_ms: int = 1500,
 ) -> tuple[int, str]:
     """One sipp phone through the edge, From ``sip:caller@127.0.0.1``, with digest
     credentials ``user`` / ``password``; its exit code and its SIP message log."""
     folder = cluster.root / "sipp" / f"{free_port()}"
     folder.mkdir(parents=True)
     script = folder / scenario
-    script.write_text((SCENARIOS / scenario).read_text().replace("@HOLD_MS@", "1500"))
+    script.write_text((SCENARIOS / scenario).read_text().replace("@HOLD_MS@", str(hold_ms)))
     messages = folder / "messages.log"
     args = [
         "-sf", str(script), "-m", "1", "-s", caller, "-au", user, "-ap", password,
@@ -176,10 +178,13 @@ def answering_worker(messages: str) -> int:
     return int(match.group(1))
 
 
-async def calls(cluster: Cluster, alarm_ids: list[str]) -> list[str]:
+async def calls(cluster: Cluster, alarm_ids: list[str], hold_ms: int = 1500) -> list[str]:
     """One concurrent call per alarm; the instance each call landed on."""
     results = await asyncio.gather(
-        *(phone_call(cluster, "uac_edge_call.xml", alarm_id) for alarm_id in alarm_ids)
+        *(
+            phone_call(cluster, "uac_edge_call.xml", alarm_id, hold_ms=hold_ms)
+            for alarm_id in alarm_ids
+        )
     )
     for code, messages in results:
         assert code == 0, messages[-3000:]
@@ -280,10 +285,6 @@ async def test_edge_authenticates_spreads_fails_over_and_forwards_once(cluster: 
     delivered = await all_delivered_once(cluster)  # nothing in flight when one dies
 
     a.process.kill()
-    # two calls at once: both may fail over from a's dead workers to the same worker of b,
-    # which carries two phones (phone_slots)
-    landed = await calls(cluster, alarms[2:])
-    assert landed == ["b", "b"]
 
     # instance a's open alarms are taken over by b, which says so in their timelines
     async def taken_over(alarm_id: str) -> bool:
@@ -291,7 +292,28 @@ async def test_edge_authenticates_spreads_fails_over_and_forwards_once(cluster: 
         assert alarm is not None
         return any(e.data.get("kind") == "instance.takeover" for e in alarm.timeline)
 
+    # the phone of a's alarm calls again at once and reaches b through the edge; b takes
+    # the alarm over while it carries that call, which is not lost for it
+    redial = asyncio.ensure_future(calls(cluster, alarms[:1], hold_ms=12_000))
     await until(lambda: taken_over(alarms[0]), 10 + TAKEOVER_AFTER)
+    assert await redial == ["b"]
+
+    async def hung_up() -> bool:  # the BYE is recorded just after sipp exits
+        alarm = await cluster.store.get_alarm(alarms[0])
+        return alarm is not None and alarm.timeline[-1].kind == "voice_lost"
+
+    await until(hung_up, 5)
+    redialled = await cluster.store.get_alarm(alarms[0])
+    assert redialled is not None
+    kinds = [e.data.get("kind", e.kind) for e in redialled.timeline]
+    tail = kinds[len(kinds) - 1 - kinds[::-1].index("voice_connected") :]
+    assert tail == ["voice_connected", "instance.takeover", "voice_lost"]
+    assert redialled.timeline[-1].data["reason"].startswith("call ended (200")
+
+    # two calls at once: both may fail over from a's dead workers to the same worker of b,
+    # which carries two phones (phone_slots)
+    landed = await calls(cluster, alarms[2:])
+    assert landed == ["b", "b"]
     for alarm_id in alarms[:2]:
         alarm = await cluster.store.get_alarm(alarm_id)
         assert alarm is not None
