@@ -26,6 +26,10 @@ from gateway.config.schema import Settings
 from tests.api.test_alarms import ALARM
 from tests.conftest import Api
 
+# SQLite's own faults (its lock, its file filling up): on SQLite even when the suite runs on
+# PostgreSQL
+pytestmark = pytest.mark.parametrize("database_backend", ["sqlite"])
+
 HOLD_LOCK = """
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
