@@ -145,8 +145,7 @@ async def test_a_full_database_refuses_new_alarms_with_503_and_keeps_the_accepte
             break
     assert refusals, "the database never filled up"
     assert refusals[0]["error"]["message"] == (
-        "the database cannot take this request now: database or disk is full;"
-        " nothing was stored"
+        "the database cannot take this request now: database or disk is full; nothing was stored"
     )
     assert stored_alarms(database) == accepted  # every 201 is there, nothing else
     pragmas.max_page_count = 1 << 30  # space freed
