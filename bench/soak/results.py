@@ -95,7 +95,9 @@ def gateway_log(path: Path) -> dict[str, Any]:
 
 
 def processes(samples: list[dict[str, Any]], warm_up_s: float) -> list[dict[str, Any]]:
-    """Per process: mean CPU %, RSS/USS at start, after warm-up and at the end, growth %/h."""
+    """Per process: mean CPU %, RSS/USS at start, after warm-up and at the end, growth %/h
+    after warm-up and over the run's last quarter (a warming cache slows down, a leak
+    does not), and the RSS series once a minute."""
     series: dict[int, list[tuple[float, dict[str, Any]]]] = defaultdict(list)
     for sample in samples:
         for proc in sample["procs"]:
@@ -105,6 +107,8 @@ def processes(samples: list[dict[str, Any]], warm_up_s: float) -> list[dict[str,
         (t0, first), (t1, last) = points[0], points[-1]
         after = [p for t, p in points if t >= warm_up_s] or [last]
         span = max(t1 - t0, 1e-9)
+        last_quarter = t1 - (t1 - t0) / 4
+        rss = [(t, p["rss_mib"]) for t, p in points]
         out.append({
             "pid": pid,
             "role": first["role"],
@@ -112,10 +116,11 @@ def processes(samples: list[dict[str, Any]], warm_up_s: float) -> list[dict[str,
             "cpu_pct": round((last["cpu_s"] - first["cpu_s"]) / span * 100, 1),
             "rss_mib": [first["rss_mib"], after[0]["rss_mib"], last["rss_mib"]],
             "uss_mib": [first["uss_mib"], after[0]["uss_mib"], last["uss_mib"]],
-            "rss_growth_pct_h": _round(figures.growth_per_hour(
-                [(t, p["rss_mib"]) for t, p in points], warm_up_s)),
+            "rss_growth_pct_h": _round(figures.growth_per_hour(rss, warm_up_s)),
+            "rss_growth_last_quarter_pct_h": _round(figures.growth_per_hour(rss, last_quarter)),
             "uss_growth_pct_h": _round(figures.growth_per_hour(
                 [(t, p["uss_mib"]) for t, p in points], warm_up_s)),
+            "rss_series": [(round(t), v) for n, (t, v) in enumerate(rss) if n % 12 == 0],
         })  # fmt: skip
     return out
 
@@ -252,13 +257,15 @@ def table(result: dict[str, Any]) -> str:
         f"errors: HTTP {e['http'] or 'none'}; log ERROR lines {e['error_lines']}, WARNING "
         f"{e['warning_lines']}; pjsip error lines {sum(e['native_errors'].values())}; "
         f"worker restarts {e['worker_restart_lines']}",
-        f"{'process':<22}{'CPU %':>7}{'RSS start/warm/end MiB':>26}{'RSS %/h':>9}{'USS %/h':>9}",
+        f"{'process':<22}{'CPU %':>7}{'RSS start/warm/end MiB':>26}{'RSS %/h':>9}"
+        f"{'USS %/h':>9}{'last 1/4':>9}",
     ]
     for p in result["processes"]:
         rss = "/".join(f"{v:.0f}" for v in p["rss_mib"])
         lines.append(
             f"{p['role'] + ' ' + str(p['pid']):<22}{p['cpu_pct']:>7.1f}{rss:>26}"
             f"{_fmt(p['rss_growth_pct_h']):>9}{_fmt(p['uss_growth_pct_h']):>9}"
+            f"{_fmt(p['rss_growth_last_quarter_pct_h']):>9}"
         )
     return "\n".join(lines)
 
