@@ -6,7 +6,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from gateway.api.errors import Invalid
+from gateway.api.errors import Forbidden, Invalid
 from gateway.api.keys import STORE
 from gateway.api.request import require_user
 from gateway.api.schemas import ErrorDetail
@@ -70,7 +70,13 @@ async def export_audit(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/audit/verify")
 async def verify_audit(request: web.Request) -> web.Response:
-    """Check the whole hash chain: intact, or the first altered or unlinked entry."""
+    """Check the whole hash chain: intact, or the first altered or unlinked entry.
+
+    Centre-wide admins only: the chain spans every tenant, and its entry ids and count
+    would tell a tenant's admin about the others' activity.
+    """
     await require_user(request, Role.ADMIN)
+    if tenant_scope(request).tenants is not None:
+        raise Forbidden("checking the whole audit chain is for centre-wide admins")
     result = await verify_log(request.app[STORE])
     return web.json_response(AuditVerificationOut.of(result).model_dump(mode="json"))

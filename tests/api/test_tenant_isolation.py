@@ -202,9 +202,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/audit"): Row(
         Role.SUPERVISOR, "/api/v1/audit", Filtered("a-phone", ("b-phone", "beta"))
     ),
-    ("GET", "/api/v1/audit/verify"): Row(
-        Role.ADMIN, "/api/v1/audit/verify", Filtered("intact", ("b-phone", "beta"))
-    ),
+    ("GET", "/api/v1/audit/verify"): Row(Role.ADMIN, "/api/v1/audit/verify", Refused(403)),
     # --- back office: instructions, contacts, devices ------------------------------------
     ("POST", "/api/v1/instructions"): Row(
         Role.ADMIN, "/api/v1/instructions", Refused(403), {"tenant": "beta", "text": "x"}
