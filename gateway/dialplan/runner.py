@@ -300,6 +300,7 @@ class DialplanRunner:
     async def _carry_out(self, alarm_id: str, actions: Sequence[EscalationAction]) -> None:
         notes: list[AlarmEvent] = []
         offers: list[Offer] = []
+        alerts: list[Message] = []
         for action in actions:
             if isinstance(action, TimelineNote):
                 text = f"{action.text}: {action.reason}"
@@ -322,12 +323,14 @@ class DialplanRunner:
             elif isinstance(action, EscalateToSupervisor | StartNoResponseProcedure):
                 kind = "supervisor" if isinstance(action, EscalateToSupervisor) else "no_response"
                 log.warning("%s alert: %s", kind, action.reason, extra={"alarm_id": alarm_id})
-                self._bus.publish(
+                alerts.append(
                     {"type": "alert", "alarm_id": alarm_id, "alert": kind, "reason": action.reason}
                 )
             else:
                 self._spawn(self._reach(alarm_id, action))
         await self._record(alarm_id, notes, [Offered(offer.group) for offer in offers])
+        for alert in alerts:  # after the notes saying why are stored: the card can show them
+            self._bus.publish(alert)
         for offer in offers:
             for station in (m for m in offer.members if m.startswith(("sip:", "sips:"))):
                 if (alarm_id, station) not in self._ringing:
