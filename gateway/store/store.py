@@ -271,18 +271,11 @@ class Store:
         Raises NotFound, or Conflict if the device is revoked (re-register it instead).
         """
 
-        def write(conn: Connection) -> None:
-            query = select(devices.c.revoked_at).where(devices.c.id == device_id)
-            row = conn.execute(query).first()
-            if row is None:
-                raise NotFound(f"no device {device_id!r}")
-            if row.revoked_at is not None:
-                raise Conflict(f"device {device_id!r} is revoked; its token cannot be rotated")
-            conn.execute(
-                update(devices).where(devices.c.id == device_id).values(token_hash=token_hash)
+        await self._write(
+            lambda conn: _update_active_device(
+                conn, device_id, "its token cannot be rotated", token_hash=token_hash
             )
-
-        await self._write(write)
+        )
         self._forget_device(device_id)
 
     async def revoke_device(self, device_id: str, now: datetime) -> None:
@@ -687,21 +680,12 @@ class Store:
     async def set_sip_credentials(self, device_id: str, sip_username: str, sip_ha1: str) -> None:
         """Replace the device's SIP digest credentials. Raises NotFound, or Conflict if revoked."""
 
-        def write(conn: Connection) -> None:
-            query = select(devices.c.revoked_at).where(devices.c.id == device_id)
-            row = conn.execute(query).first()
-            if row is None:
-                raise NotFound(f"no device {device_id!r}")
-            if row.revoked_at is not None:
-                raise Conflict(f"device {device_id!r} is revoked; register it again")
-            conn.execute(
-                update(devices)
-                .where(devices.c.id == device_id)
-                .values(sip_username=sip_username, sip_ha1=sip_ha1)
-            )
-
         try:
-            await self._write(write)
+            await self._write(
+                lambda conn: _update_active_device(
+                    conn, device_id, "register it again", sip_username=sip_username, sip_ha1=sip_ha1
+                )
+            )
         except IntegrityError:
             raise Conflict(f"SIP username {sip_username!r} belongs to another device") from None
 
@@ -1214,6 +1198,16 @@ def _event(row: Row[Any]) -> OutboxEvent:
         payload=row.payload,
         reference_url=row.reference_url,
     )
+
+
+def _update_active_device(conn: Connection, device_id: str, if_revoked: str, **values: str) -> None:
+    """Change a device that is not revoked. Raises NotFound, or Conflict naming what to do."""
+    row = conn.execute(select(devices.c.revoked_at).where(devices.c.id == device_id)).first()
+    if row is None:
+        raise NotFound(f"no device {device_id!r}")
+    if row.revoked_at is not None:
+        raise Conflict(f"device {device_id!r} is revoked; {if_revoked}")
+    conn.execute(update(devices).where(devices.c.id == device_id).values(**values))
 
 
 def _utc_now() -> datetime:
