@@ -284,7 +284,12 @@ async def _dialplan_ctx(app: web.Application) -> AsyncIterator[None]:
     backups = BackupCentres(app[STORE], app[SETTINGS].dc09_backups)
     await backups.start()
     runner = DialplanRunner(
-        library, app[JOURNAL], voice=app[VOICE], webhook=notifier, backups=backups
+        library,
+        app[JOURNAL],
+        voice=app[VOICE],
+        webhook=notifier,
+        backups=backups,
+        hears_voice=app[SETTINGS].speech.enabled,
     )
     app[DIALPLANS] = runner
 

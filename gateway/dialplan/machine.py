@@ -152,9 +152,18 @@ class EscalationMachine:
     """Decides, for one alarm, who is asked to act and when. Performs no I/O."""
 
     def __init__(
-        self, plans: PlanSet, context: AlarmContext, *, now: float, wall: datetime
+        self,
+        plans: PlanSet,
+        context: AlarmContext,
+        *,
+        now: float,
+        wall: datetime,
+        hears_voice: bool = True,
     ) -> None:
+        """``hears_voice`` False: nothing reports the agent's voice (speech analysis off), so
+        silence cannot be told from talk and the no-response timer is never armed."""
         self._plans = plans
+        self._hears_voice = hears_voice
         self._context = context
         self._start = now
         self._last_now = now
@@ -599,6 +608,7 @@ class EscalationMachine:
         """Silence counts only while an operator handles the call and doubt is not removed."""
         return (
             self._route.no_response is not None
+            and self._hears_voice
             and self._voice_up
             and self._phase is Phase.ACCEPTED
             and self._outcome is None

@@ -50,6 +50,7 @@ from gateway.dialplan.events import (
     OperatorDeclined,
     OperatorReleased,
     OutcomeRecorded,
+    VoiceActivity,
     VoiceConnected,
 )
 from gateway.dialplan.library import DialplanLibrary
@@ -105,8 +106,12 @@ class DialplanRunner:
         voice: VoiceActions | None = None,
         webhook: ManagerWebhook | None = None,
         backups: BackupForwarder | None = None,
+        hears_voice: bool = True,
     ) -> None:
+        """``hears_voice``: speech analysis reports the agent's words (transcripts), so
+        the plans' no-response timers can tell silence from talk."""
         self._library = library
+        self._hears_voice = hears_voice
         self._journal = journal
         self._store = journal.store
         self._bus = journal.bus
@@ -171,6 +176,7 @@ class DialplanRunner:
             self._context(alarm.id, described),
             now=when(alarm.received_at),
             wall=alarm.received_at,
+            hears_voice=self._hears_voice,
         )
         for entry in alarm.timeline[1:]:
             now = when(entry.at)
@@ -236,6 +242,7 @@ class DialplanRunner:
             self._context(alarm_id, alarm),
             now=loop.time(),
             wall=self._wall(),
+            hears_voice=self._hears_voice,
         )
         self._machines[alarm_id] = machine
         await self._carry_out(alarm_id, machine.initial_actions)
@@ -454,6 +461,8 @@ def _translate(kind: Any, data: Mapping[str, Any], actor: str) -> EscalationEven
         return OperatorReleased(str(data.get("operator", actor)), str(data.get("reason", "")))
     if kind == "voice_connected":
         return VoiceConnected()
+    if kind == "transcribed":  # the caller's words: the agent answers, silence starts over
+        return VoiceActivity()
     if kind == "voice_lost":
         return CallDropped(str(data.get("reason", "call ended")))
     if kind == "escalated" and data.get("target") in DISPATCH_TARGETS:

@@ -885,3 +885,20 @@ def test_unknown_event_types_are_refused() -> None:
     with pytest.raises(EscalationProtocolError) as caught:
         make().handle(Unheard(), 101.0)
     assert str(caught.value) == "unknown event type Unheard"
+
+
+def test_without_a_voice_report_silence_is_never_timed() -> None:
+    """Speech analysis off: nothing tells silence from talk, so no no-response alarm."""
+    m = EscalationMachine(
+        PLANS,
+        AlarmContext(alarm_id="a1", tenant="acme", alarm_type=AlarmType.FALL, agent="Sam"),
+        now=100.0,
+        wall=MONDAY,
+        hears_voice=False,
+    )
+    m.handle(VoiceConnected(), 100.0)
+    m.handle(OperatorAccepted("ann"), 102.0)
+    assert m.next_deadline() is None
+    assert notes(m.handle(NoVoice(40), 103.0)) == [
+        (NoteKind.SKIPPED, "40 s without voice not acted on")
+    ]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gateway.alarm.events import Accepted, Escalated
+from gateway.alarm.events import Accepted, Escalated, Transcribed, VoiceConnected
 from gateway.alarm.types import AlarmType
 from gateway.api.schemas import alarm_message
 from gateway.bus import EventBus, Message
@@ -219,3 +219,34 @@ async def test_routes_match_the_devices_tenant_site_and_group(rig: Rig, tmp_path
     await eventually(lambda: len(rig.of("offer")) == 2)
     await runner.stop()
     assert [m["group"] for m in rig.of("offer")] == ["north-team", "everyone"]
+
+
+SILENCE_PLAN = """
+timezone: Europe/Paris
+operator_groups:
+  first: {members: [ana], strategy: all_at_once}
+routes:
+  - name: everything
+    steps:
+      - {offer: first, timeout: 30}
+    no_response: {after: 0.8}
+"""
+
+
+async def test_the_callers_words_hold_off_the_no_response_procedure(
+    rig: Rig, tmp_path: Path
+) -> None:
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / "test.yaml").write_text(SILENCE_PLAN)
+    journal = Journal(rig.store, rig.bus, lambda: datetime.now(UTC))
+    runner = DialplanRunner(DialplanLibrary(tmp_path / "plans"), journal)
+    await runner.start()
+    alarm = await rig.raise_alarm()
+    await rig.apply(alarm.id, Accepted("ana"), "ana")
+    await rig.apply(alarm.id, VoiceConnected("sip", "c1"), "voice")
+    for second in range(4):  # talking for 2 s, past the 0.8 s of silence allowed
+        await asyncio.sleep(0.5)
+        await rig.apply(alarm.id, Transcribed("help me", second, second + 0.4, "w", 0.9), "speech")
+    assert not [m for m in rig.of("alert") if m["alert"] == "no_response"]
+    await eventually(lambda: any(m["alert"] == "no_response" for m in rig.of("alert")), within=3)
+    await runner.stop()
