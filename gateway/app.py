@@ -292,6 +292,7 @@ async def _dialplan_ctx(app: web.Application) -> AsyncIterator[None]:
         hears_voice=app[SETTINGS].speech.enabled,
     )
     app[DIALPLANS] = runner
+    app[METRICS].dialplan_backlog.set_function(runner.backlog)
 
     def reload() -> None:
         issues = library.reload()

@@ -61,6 +61,16 @@ class Metrics:
             "1 while a monitoring-centre receiver answers.",
             registry=self.registry,
         )
+        self.caller_audio_dropped = Counter(
+            "gateway_sip_caller_frames_dropped_total",
+            "20 ms frames of caller audio a SIP worker dropped: the main process was stalled.",
+            registry=self.registry,
+        )
+        self.dialplan_backlog = Gauge(
+            "gateway_dialplan_backlog",
+            "Inputs waiting for the dialplan runner; a growing backlog delays escalation.",
+            registry=self.registry,
+        )
         self.calls_refused = Counter(
             "gateway_sip_calls_refused_total",
             "Incoming calls refused (unknown caller).",

@@ -34,6 +34,7 @@ from gateway.sip.events import (
     Answer,
     CallConnected,
     CallDecision,
+    CallerAudioDropped,
     CallEvent,
     CallFinished,
     CallKind,
@@ -221,7 +222,10 @@ class VoiceService:
         return Reject(401, "Unauthorized", (header,))
 
     def on_call_event(self, event: CallEvent) -> None:
-        if isinstance(event, WorkerDied):
+        if isinstance(event, CallerAudioDropped):
+            self._metrics.caller_audio_dropped.inc(event.frames)
+            log.warning("SIP worker %d dropped %d caller audio frames", event.worker, event.frames)
+        elif isinstance(event, WorkerDied):
             log.error("SIP worker %d died with %d calls", event.worker, len(event.calls))
             for ref in event.calls:
                 self._lost(ref, "the SIP worker carrying the call died")

@@ -188,6 +188,10 @@ class DialplanRunner:
                     machine.handle(event, now)
         return machine
 
+    def backlog(self) -> int:
+        """Inputs waiting; it grows when the gateway is slower than what arrives."""
+        return self._inbox.qsize()
+
     def machine(self, alarm_id: str) -> EscalationMachine | None:
         return self._machines.get(alarm_id)
 

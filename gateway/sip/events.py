@@ -130,6 +130,14 @@ class WorkerStarted(CallEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class CallerAudioDropped(CallEvent):
+    """A worker dropped caller audio because the main process was not reading it."""
+
+    worker: int
+    frames: int
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerDied(CallEvent):
     """A worker process died; its calls are gone. Call the phones back."""
 

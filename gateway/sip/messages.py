@@ -170,6 +170,8 @@ class Pong(Message):
 
     nonce: int
     calls: int
+    frames_dropped: int = 0
+    """Caller audio frames dropped since the worker started, main not reading them."""
 
 
 # --- supervisor -> worker -------------------------------------------------------------

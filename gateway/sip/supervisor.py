@@ -26,6 +26,7 @@ from gateway.sip.events import (
     CallConnected,
     CallDecision,
     CallDtmf,
+    CallerAudioDropped,
     CallEvent,
     CallFinished,
     CallKind,
@@ -89,6 +90,8 @@ class _Worker:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     last_pong: float = 0.0
     failures: int = 0
+    frames_dropped: int = 0
+    """Caller audio frames the running process reported dropped (its ``Pong``)."""
 
     @property
     def index(self) -> int:
@@ -215,6 +218,7 @@ class SipSupervisor:
         )
         worker.process = process
         worker.last_pong = time.monotonic()
+        worker.frames_dropped = 0
         assert process.stdout is not None
         pinger = asyncio.ensure_future(self._ping(worker, process))
         decoder = MessageDecoder()
@@ -294,6 +298,10 @@ class SipSupervisor:
                 log.exception("audio handler failed on call %s", message.call_id)
         elif isinstance(message, Pong):
             worker.last_pong = time.monotonic()
+            if message.frames_dropped > worker.frames_dropped:
+                dropped = message.frames_dropped - worker.frames_dropped
+                worker.frames_dropped = message.frames_dropped
+                self._report(CallerAudioDropped(worker.index, dropped))
         elif isinstance(message, IncomingCall):
             worker.calls[message.call_id] = CallRef(
                 message.call_id, CallKind.INCOMING, None, worker.index

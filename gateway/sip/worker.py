@@ -260,6 +260,7 @@ class Worker:
         """G.722 first in ``[sip] codecs``: phones that offer it get it, in any order."""
         self._read = _vector_reader()
         self._counter = 0
+        self.frames_dropped = 0
         self.closing = False
         self.ep = pj.Endpoint()
         self.ep.libCreate()
@@ -456,6 +457,8 @@ class Worker:
     def _emit_audio(self, call_id: str, pcm: bytes) -> None:
         if self._audio_welcome():
             self._send(AudioFrame(call_id, self.settings.tap_rate, pcm))
+        else:
+            self.frames_dropped += 1
 
     # --- conference ----------------------------------------------------------------
 
@@ -518,7 +521,7 @@ class Worker:
             if not self._hangup(message.call_id, message.code):
                 self._send(CommandFailed(message.call_id, "no such call"))
         elif isinstance(message, Ping):
-            self._send(Pong(message.nonce, len(self.calls)))
+            self._send(Pong(message.nonce, len(self.calls), self.frames_dropped))
         elif isinstance(message, Shutdown):
             self.closing = True
         else:

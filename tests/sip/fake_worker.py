@@ -5,7 +5,8 @@
 MODE ``crash``: report ready, then exit 3. ``garbage``: report ready, then write a
 frame header announcing 4 GiB. ``mute``: report ready, then never answer pings.
 ``keys``: a phone calls; once answered it presses 5 then hangs up; a ``MakeCall``
-gets an answer, a press of 1 and a hang-up.
+gets an answer, a press of 1 and a hang-up. ``dropping``: every pong reports 7 more
+caller frames dropped.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from gateway.sip.messages import (
     IncomingCall,
     MakeCall,
     MessageDecoder,
+    Ping,
+    Pong,
     WorkerReady,
     encode,
 )
@@ -50,6 +53,18 @@ def press_keys(out: BinaryIO) -> None:
             out.flush()
 
 
+def drop_frames(out: BinaryIO) -> None:
+    """Answer pings as a worker whose main process stopped reading caller audio."""
+    decoder = MessageDecoder()
+    dropped = 0
+    while data := os.read(0, 65536):
+        for message in decoder.feed(data):
+            if isinstance(message, Ping):
+                dropped += 7
+                out.write(encode(Pong(message.nonce, 0, dropped)))
+                out.flush()
+
+
 def main() -> int:
     mode, raw = sys.argv[1], sys.argv[2]
     settings = WorkerSettings.model_validate_json(raw)
@@ -60,6 +75,9 @@ def main() -> int:
         return 3
     if mode == "keys":
         press_keys(out)
+        return 0
+    if mode == "dropping":
+        drop_frames(out)
         return 0
     if mode == "garbage":
         out.write(b"\xff\xff\xff\xff\x00")

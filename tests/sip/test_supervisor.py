@@ -19,6 +19,7 @@ from gateway.sip.errors import CallFailedError, NoCapacityError
 from gateway.sip.events import (
     CallConnected,
     CallDtmf,
+    CallerAudioDropped,
     CallEvent,
     CallFinished,
     CallKind,
@@ -307,3 +308,16 @@ async def test_keys_reach_the_handler_for_phones_and_the_listener_for_manager_ca
         CallDtmf(manager, "1"),
         CallFinished(manager, 200, "Normal call clearing"),
     ]
+
+
+async def test_caller_frames_a_worker_dropped_are_reported_once_each() -> None:
+    handler = FakeHandler()
+    config = SipConfig(workers=1, base_port=0, ping_interval=0.05)
+    supervisor = SipSupervisor(config, handler, worker_command=(*FAKE_WORKER, "dropping"))
+    await supervisor.start()
+    try:
+        await handler.wait_for(lambda: len(handler.of_type(CallerAudioDropped)) >= 3)
+    finally:
+        await supervisor.stop()
+    reports = handler.of_type(CallerAudioDropped)
+    assert {(e.worker, e.frames) for e in reports} == {(0, 7)}, "each pong adds 7, told once"
