@@ -210,7 +210,7 @@ class VoiceService:
         found = await self._store.sip_credentials(credentials.username)
         if found is None or not digest_verify(found[1], "INVITE", credentials):
             return Reject(403, "Wrong SIP credentials")
-        return await self._credentialed(credentials.username) or Reject(403, "Unknown device")
+        return await self._store.device_by_id(found[0]) or Reject(403, "Unknown device")
 
     async def _credentialed(self, sip_username: str) -> Device | None:
         found = await self._store.sip_credentials(sip_username)
